@@ -1,0 +1,36 @@
+"""Persistence: tenants, the durable delivery log and the handler work queue (SQLite or PostgreSQL)."""
+
+from addon.store._crypto import DecryptionError, SecretBox, generate_key
+from addon.store._db import Db, StoreUnavailable, connect_database
+from addon.store._deliveries import DeliveryFilter, DeliveryReads
+from addon.store._migrations import MIGRATIONS, migrate
+from addon.store._queue import WorkQueue
+from addon.store._records import Delivery, DeliveryStatus, HandlerState, NewDelivery, Recorded
+from addon.store._store import Store, open_store
+from addon.store._tenants import Tenant, Tenants, TenantState
+from addon.store._writer import DeliveryWriter
+
+__all__ = [
+    "MIGRATIONS",
+    "Db",
+    "DecryptionError",
+    "Delivery",
+    "DeliveryFilter",
+    "DeliveryReads",
+    "DeliveryStatus",
+    "DeliveryWriter",
+    "HandlerState",
+    "NewDelivery",
+    "Recorded",
+    "SecretBox",
+    "Store",
+    "StoreUnavailable",
+    "Tenant",
+    "TenantState",
+    "Tenants",
+    "WorkQueue",
+    "connect_database",
+    "generate_key",
+    "migrate",
+    "open_store",
+]

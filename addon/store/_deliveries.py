@@ -1,0 +1,120 @@
+"""Reading the delivery log: filtered keyset pages, single deliveries, the live tail, retention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from addon.store._db import Db
+from addon.store._records import Delivery
+
+__all__ = ["DeliveryFilter", "DeliveryReads"]
+
+PRUNE_CHUNK = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFilter:
+    """What to list. `q` matches a key a delivery names exactly, or as a prefix when it ends in '*'."""
+
+    event: str | None = None
+    origin: str | None = None
+    origin_kind: str | None = None
+    status: str | None = None
+    q: str | None = None
+
+
+class DeliveryReads:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def page(
+        self, where: DeliveryFilter, *, limit: int, before_id: int | None = None
+    ) -> list[Delivery]:
+        """Newest first, strictly older than `before_id` (keyset pagination)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("d.event", where.event),
+            ("d.origin", where.origin),
+            ("d.origin_kind", where.origin_kind),
+            ("d.status", where.status),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if before_id is not None:
+            clauses.append("d.id < ?")
+            params.append(before_id)
+        join = ""
+        order = "d.id"
+        if where.q and where.q.endswith("*") and len(where.q) > 1:
+            prefix = where.q[:-1]
+            clauses.append(
+                "d.id IN (SELECT delivery_id FROM delivery_keys "
+                "WHERE search_key >= ? AND search_key < ?)"
+            )
+            params.extend((prefix, prefix + "\U0010ffff"))
+        elif where.q:
+            join = "JOIN delivery_keys k ON k.delivery_id = d.id"
+            order = "k.delivery_id"
+            clauses.append("k.search_key = ?")
+            params.append(where.q)
+        sql = f"SELECT d.* FROM deliveries d {join}"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f" ORDER BY {order} DESC LIMIT ?"
+        params.append(limit)
+        rows = await self._db.fetch_all(sql, params)
+        return [Delivery.from_row(row) for row in rows]
+
+    async def get(self, delivery_id: int) -> Delivery | None:
+        row = await self._db.fetch_one("SELECT * FROM deliveries WHERE id = ?", (delivery_id,))
+        return None if row is None else Delivery.from_row(row)
+
+    async def attempts_of(self, delivery_id: int) -> list[Delivery]:
+        """The duplicates recorded for an accepted delivery, oldest first."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM deliveries WHERE duplicate_of = ? ORDER BY id", (delivery_id,)
+        )
+        return [Delivery.from_row(row) for row in rows]
+
+    async def newest_id(self) -> int:
+        row = await self._db.fetch_one("SELECT MAX(id) AS top FROM deliveries")
+        return int(row["top"]) if row is not None and row["top"] is not None else 0
+
+    async def after(self, after_id: int, *, limit: int = 100) -> list[Delivery]:
+        """Deliveries newer than `after_id`, oldest first (the live tail)."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM deliveries WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        )
+        return [Delivery.from_row(row) for row in rows]
+
+    async def last_received(self) -> dict[str, float]:
+        """The newest delivery time for each origin (tenant clientKey or source name)."""
+        rows = await self._db.fetch_all(
+            "SELECT origin, MAX(received_at) AS last FROM deliveries "
+            "WHERE origin IS NOT NULL AND status <> 'rejected' GROUP BY origin"
+        )
+        return {row["origin"]: float(row["last"]) for row in rows}
+
+    async def prune(self, *, older_than: float) -> int:
+        """Delete deliveries received before `older_than` (epoch seconds), in small chunks."""
+        removed = 0
+        while True:
+            async with self._db.connection() as conn, conn.transaction():
+                rows = await conn.fetch_all(
+                    "SELECT id FROM deliveries WHERE received_at < ? ORDER BY id LIMIT ?",
+                    (older_than, PRUNE_CHUNK),
+                )
+                if not rows:
+                    return removed
+                top = max(int(row["id"]) for row in rows)
+                await conn.execute(
+                    "DELETE FROM delivery_keys WHERE delivery_id <= ? AND delivery_id IN "
+                    "(SELECT id FROM deliveries WHERE received_at < ? AND id <= ?)",
+                    (top, older_than, top),
+                )
+                removed += await conn.execute(
+                    "DELETE FROM deliveries WHERE received_at < ? AND id <= ?", (older_than, top)
+                )

@@ -1,0 +1,80 @@
+"""The handler work queue on the delivery log: leases that expire when an instance dies."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from addon.store._db import Db
+from addon.store._records import Delivery, HandlerState
+
+__all__ = ["WorkQueue"]
+
+
+class WorkQueue:
+    """Claim, renew and settle handler work; one lease holder per delivery at any time."""
+
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def claim(self, owner: str, *, lease_seconds: float, limit: int) -> list[Delivery]:
+        """Lease up to `limit` due deliveries to `owner`; each claim counts as one attempt."""
+        now = time.time()
+        lock = "FOR UPDATE SKIP LOCKED" if self._db.postgres else ""
+        sql = f"""UPDATE deliveries SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
+                  WHERE id IN (
+                      SELECT id FROM deliveries
+                      WHERE handler_state = 'pending' AND next_attempt_at <= ?
+                        AND (lease_until IS NULL OR lease_until < ?)
+                      ORDER BY next_attempt_at, id LIMIT ? {lock})
+                  RETURNING *"""
+        async with self._db.connection() as conn, conn.transaction():
+            rows = await conn.fetch_all(sql, (owner, now + lease_seconds, now, now, limit))
+        return sorted((Delivery.from_row(row) for row in rows), key=lambda d: d.id)
+
+    async def renew(self, owner: str, ids: Sequence[int], *, lease_seconds: float) -> None:
+        if not ids:
+            return
+        marks = ", ".join("?" for _ in ids)
+        await self._db.execute(
+            f"UPDATE deliveries SET lease_until = ? WHERE lease_owner = ? AND id IN ({marks})",
+            (time.time() + lease_seconds, owner, *ids),
+        )
+
+    async def complete(self, owner: str, delivery_id: int) -> bool:
+        count = await self._db.execute(
+            """UPDATE deliveries SET handler_state = ?, completed_at = ?, lease_owner = NULL,
+                   lease_until = NULL, last_error = NULL
+               WHERE id = ? AND lease_owner = ? AND handler_state = 'pending'""",
+            (HandlerState.DONE.value, time.time(), delivery_id, owner),
+        )
+        return count > 0
+
+    async def fail(
+        self, owner: str, delivery_id: int, error: str, *, retry_at: float | None
+    ) -> bool:
+        """Record a failed attempt: retried at `retry_at`, or given up when it is None."""
+        state = HandlerState.PENDING if retry_at is not None else HandlerState.FAILED
+        count = await self._db.execute(
+            """UPDATE deliveries SET handler_state = ?, next_attempt_at = ?, last_error = ?,
+                   lease_owner = NULL, lease_until = NULL,
+                   completed_at = CASE WHEN ? = 'failed' THEN ? ELSE completed_at END
+               WHERE id = ? AND lease_owner = ? AND handler_state = 'pending'""",
+            (state.value, retry_at, error[:4000], state.value, time.time(), delivery_id, owner),
+        )
+        return count > 0
+
+    async def release(self, owner: str) -> None:
+        """Give back every lease `owner` holds (a clean shutdown), so another can run them now."""
+        await self._db.execute(
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL, "
+            "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END "
+            "WHERE lease_owner = ? AND handler_state = 'pending'",
+            (owner,),
+        )
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self._db.fetch_all(
+            "SELECT handler_state, COUNT(*) AS n FROM deliveries GROUP BY handler_state"
+        )
+        return {row["handler_state"]: int(row["n"]) for row in rows}

@@ -1,0 +1,152 @@
+"""Plain records of the delivery log: what is written, and what is read back."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from addon.store._db import Row
+
+__all__ = ["Delivery", "DeliveryStatus", "HandlerState", "NewDelivery", "Recorded"]
+
+
+class DeliveryStatus(enum.StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    REJECTED = "rejected"
+
+
+class HandlerState(enum.StrEnum):
+    NONE = "none"
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class NewDelivery:
+    """A delivery as it arrived, ready to be written; credentials already removed."""
+
+    received_at: float
+    origin_kind: str
+    origin: str | None
+    status: DeliveryStatus
+    event: str | None = None
+    webhook_id: str | None = None
+    retry: int = 0
+    flow: str | None = None
+    reason: str | None = None
+    error_code: str | None = None
+    method: str | None = None
+    path: str | None = None
+    context: Mapping[str, str] = field(default_factory=dict)
+    token: Mapping[str, Any] | None = None
+    canonical_request: str | None = None
+    qsh_expected: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    body_size: int = 0
+    resource: str | None = None
+    action: str | None = None
+    issue_key: str | None = None
+    project_key: str | None = None
+    sprint_id: str | None = None
+    actor: str | None = None
+    search_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """The outcome of writing one delivery."""
+
+    id: int
+    status: DeliveryStatus
+    duplicate_of: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A stored delivery as read back."""
+
+    id: int
+    received_at: float
+    origin_kind: str
+    origin: str | None
+    event: str | None
+    webhook_id: str | None
+    retry: int
+    flow: str | None
+    status: DeliveryStatus
+    reason: str | None
+    error_code: str | None
+    method: str | None
+    path: str | None
+    context: Mapping[str, str]
+    token: Mapping[str, Any] | None
+    canonical_request: str | None
+    qsh_expected: str | None
+    headers: Mapping[str, str]
+    body: bytes
+    body_size: int
+    resource: str | None
+    action: str | None
+    issue_key: str | None
+    project_key: str | None
+    sprint_id: str | None
+    actor: str | None
+    handler_state: HandlerState
+    attempts: int
+    next_attempt_at: float | None
+    last_error: str | None
+    completed_at: float | None
+    duplicate_of: int | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Delivery:
+        return cls(
+            id=int(row["id"]),
+            received_at=float(row["received_at"]),
+            origin_kind=row["origin_kind"],
+            origin=row["origin"],
+            event=row["event"],
+            webhook_id=row["webhook_id"],
+            retry=int(row["retry"]),
+            flow=row["flow"],
+            status=DeliveryStatus(row["status"]),
+            reason=row["reason"],
+            error_code=row["error_code"],
+            method=row["method"],
+            path=row["path"],
+            context=json.loads(row["context"] or "{}"),
+            token=json.loads(row["token"]) if row["token"] else None,
+            canonical_request=row["canonical_request"],
+            qsh_expected=row["qsh_expected"],
+            headers=json.loads(row["headers"] or "{}"),
+            body=bytes(row["body"] or b""),
+            body_size=int(row["body_size"] or 0),
+            resource=row["resource"],
+            action=row["action"],
+            issue_key=row["issue_key"],
+            project_key=row["project_key"],
+            sprint_id=row["sprint_id"],
+            actor=row["actor"],
+            handler_state=HandlerState(row["handler_state"]),
+            attempts=int(row["attempts"]),
+            next_attempt_at=row["next_attempt_at"],
+            last_error=row["last_error"],
+            completed_at=row["completed_at"],
+            duplicate_of=row["duplicate_of"],
+        )
+
+    def payload(self) -> Any:
+        """The body parsed as JSON, or None if it is empty or not JSON."""
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None

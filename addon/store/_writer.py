@@ -1,0 +1,283 @@
+"""The delivery log's writer: group commit of concurrent deliveries, duplicate detection, and a
+bounded, lossy lane for rejections so that junk can neither fill the disk nor slow real ingest."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from addon.store._db import Conflict, Connection, Db, StoreUnavailable
+from addon.store._records import DeliveryStatus, HandlerState, NewDelivery, Recorded
+
+__all__ = ["DeliveryWriter"]
+
+logger = logging.getLogger("addon.store")
+
+MAX_BATCH = 256
+REJECTION_QUEUE = 2_000
+PRUNE_EVERY = 200
+
+_COLUMNS = (
+    "id", "received_at", "origin_kind", "origin", "event", "webhook_id", "retry", "flow", "status",
+    "reason", "error_code", "method", "path", "context", "token", "canonical_request",
+    "qsh_expected", "headers", "body", "body_size", "resource", "action", "issue_key",
+    "project_key", "sprint_id", "actor", "handler_state", "next_attempt_at", "duplicate_of",
+)  # fmt: skip
+_INSERT = (
+    f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
+)
+_INSERT_KEY = "INSERT INTO delivery_keys (search_key, delivery_id) VALUES (?, ?)"
+
+Pending = tuple[NewDelivery, "asyncio.Future[Recorded]"]
+
+
+class DeliveryWriter:
+    """Writes deliveries in batches: every `record()` returns only after its batch has committed."""
+
+    def __init__(
+        self,
+        db: Db,
+        *,
+        rejected_log_limit: int,
+        handler_state: HandlerState,
+        on_committed: Callable[[], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._rejected_limit = rejected_log_limit
+        self._handler_state = handler_state
+        self._on_committed = on_committed
+        self._queue: asyncio.Queue[Pending] = asyncio.Queue()
+        self._rejections: asyncio.Queue[NewDelivery] = asyncio.Queue(REJECTION_QUEUE)
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._since_prune = 0
+        self.dropped_rejections = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="addon-delivery-writer")
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop."""
+        if self._task is None:
+            return
+        self._wakeup.set()
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(self._drained(), timeout=10)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        while not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            if not future.done():
+                future.set_exception(StoreUnavailable("the server is shutting down"))
+
+    async def _drained(self) -> None:
+        while not self._queue.empty() or not self._rejections.empty():
+            await asyncio.sleep(0.01)
+
+    async def record(self, delivery: NewDelivery) -> Recorded:
+        """Write one delivery durably; raises StoreUnavailable if it could not be stored."""
+        if self._task is None or self._task.done():
+            raise StoreUnavailable("the delivery log is not running")
+        future: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((delivery, future))
+        self._wakeup.set()
+        return await future
+
+    def record_rejection(self, delivery: NewDelivery) -> None:
+        """Queue a rejection record; dropped (and counted) when the lane is full."""
+        if self._rejected_limit <= 0:
+            return
+        try:
+            self._rejections.put_nowait(delivery)
+        except asyncio.QueueFull:
+            self.dropped_rejections += 1
+            return
+        self._wakeup.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with self._db.connection() as conn:
+                    if not self._db.postgres:
+                        await conn.execute(f"PRAGMA synchronous={self._db.synchronous}")
+                    await self._serve(conn)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a lost connection: fail what was in flight, reconnect
+                logger.warning("delivery log writer: %s; reconnecting", exc)
+                await asyncio.sleep(0.2)
+
+    async def _serve(self, conn: Connection) -> None:
+        while True:
+            if self._queue.empty() and self._rejections.empty():
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            batch: list[Pending] = []
+            while not self._queue.empty() and len(batch) < MAX_BATCH:
+                batch.append(self._queue.get_nowait())
+            batch = [(d, f) for d, f in batch if not f.cancelled()]
+            rejections: list[NewDelivery] = []
+            while not self._rejections.empty() and len(rejections) < MAX_BATCH:
+                rejections.append(self._rejections.get_nowait())
+            if not batch and not rejections:
+                continue
+            try:
+                results = await self._write(conn, [d for d, _ in batch], rejections)
+            except Conflict:
+                results = await self._write_one_by_one(conn, [d for d, _ in batch], rejections)
+            except BaseException as exc:
+                failure = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(failure)
+                raise
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+            if self._on_committed is not None and any(
+                r.status is DeliveryStatus.ACCEPTED for r in results
+            ):
+                self._on_committed()
+
+    async def _write(
+        self, conn: Connection, batch: Sequence[NewDelivery], rejections: Sequence[NewDelivery]
+    ) -> list[Recorded]:
+        async with conn.transaction():
+            ids = await self._allocate_ids(conn, len(batch) + len(rejections))
+            existing = await self._existing(conn, batch)
+            results: list[Recorded] = []
+            rows: list[tuple[Any, ...]] = []
+            keys: list[tuple[str, int]] = []
+            for delivery, delivery_id in zip(batch, ids, strict=False):
+                original = None
+                status = delivery.status
+                dedupe = (delivery.origin_kind, delivery.origin, delivery.webhook_id)
+                if status is DeliveryStatus.ACCEPTED and delivery.webhook_id is not None:
+                    original = existing.get(dedupe)
+                    if original is None:
+                        existing[dedupe] = delivery_id
+                    else:
+                        status = DeliveryStatus.DUPLICATE
+                rows.append(self._row(delivery, delivery_id, status, original))
+                keys.extend((key, delivery_id) for key in delivery.search_keys)
+                results.append(Recorded(delivery_id, status, original))
+            for delivery, delivery_id in zip(rejections, ids[len(batch) :], strict=True):
+                rows.append(self._row(delivery, delivery_id, DeliveryStatus.REJECTED, None))
+            await conn.executemany(_INSERT, rows)
+            if keys:
+                await conn.executemany(_INSERT_KEY, keys)
+            if rejections:
+                await self._prune_rejections(conn, len(rejections))
+        return results
+
+    async def _write_one_by_one(
+        self, conn: Connection, batch: Sequence[NewDelivery], rejections: Sequence[NewDelivery]
+    ) -> list[Recorded]:
+        """The slow path after a uniqueness conflict (another instance stored the same delivery)."""
+        results = []
+        for delivery in batch:
+            for _ in range(3):
+                try:
+                    results.append((await self._write(conn, [delivery], []))[0])
+                    break
+                except Conflict:
+                    continue
+            else:
+                raise StoreUnavailable("could not store the delivery after repeated conflicts")
+        if rejections:
+            await self._write(conn, [], rejections)
+        return results
+
+    def _row(
+        self,
+        delivery: NewDelivery,
+        delivery_id: int,
+        status: DeliveryStatus,
+        duplicate_of: int | None,
+    ) -> tuple[Any, ...]:
+        pending = status is DeliveryStatus.ACCEPTED and self._handler_state is HandlerState.PENDING
+        return (
+            delivery_id,
+            delivery.received_at,
+            delivery.origin_kind,
+            delivery.origin,
+            delivery.event,
+            delivery.webhook_id,
+            delivery.retry,
+            delivery.flow,
+            status.value,
+            delivery.reason,
+            delivery.error_code,
+            delivery.method,
+            delivery.path,
+            json.dumps(dict(delivery.context), ensure_ascii=False),
+            json.dumps(delivery.token, ensure_ascii=False) if delivery.token is not None else None,
+            delivery.canonical_request,
+            delivery.qsh_expected,
+            json.dumps(dict(delivery.headers), ensure_ascii=False),
+            delivery.body,
+            delivery.body_size,
+            delivery.resource,
+            delivery.action,
+            delivery.issue_key,
+            delivery.project_key,
+            delivery.sprint_id,
+            delivery.actor,
+            (HandlerState.PENDING if pending else HandlerState.NONE).value,
+            delivery.received_at if pending else None,
+            duplicate_of,
+        )
+
+    async def _allocate_ids(self, conn: Connection, count: int) -> list[int]:
+        if count == 0:
+            return []
+        if self._db.postgres:
+            rows = await conn.fetch_all(
+                "SELECT nextval(pg_get_serial_sequence('deliveries', 'id')) AS id "
+                "FROM generate_series(1, ?)",
+                (count,),
+            )
+            return [int(row["id"]) for row in rows]
+        row = await conn.fetch_one(
+            "SELECT MAX(n) AS top FROM (SELECT MAX(id) AS n FROM deliveries "
+            "UNION ALL SELECT seq AS n FROM sqlite_sequence WHERE name = 'deliveries')"
+        )
+        top = int(row["top"]) if row is not None and row["top"] is not None else 0
+        return list(range(top + 1, top + 1 + count))
+
+    async def _existing(
+        self, conn: Connection, batch: Sequence[NewDelivery]
+    ) -> dict[tuple[str, str | None, str | None], int]:
+        wanted = {
+            d.webhook_id
+            for d in batch
+            if d.webhook_id is not None and d.status is DeliveryStatus.ACCEPTED
+        }
+        if not wanted:
+            return {}
+        marks = ", ".join("?" for _ in wanted)
+        rows = await conn.fetch_all(
+            "SELECT origin_kind, origin, webhook_id, id FROM deliveries "
+            f"WHERE status = 'accepted' AND webhook_id IN ({marks})",
+            tuple(wanted),
+        )
+        return {(r["origin_kind"], r["origin"], r["webhook_id"]): int(r["id"]) for r in rows}
+
+    async def _prune_rejections(self, conn: Connection, added: int) -> None:
+        self._since_prune += added
+        if self._since_prune < min(PRUNE_EVERY, max(1, self._rejected_limit // 10)):
+            return
+        self._since_prune = 0
+        await conn.execute(
+            """DELETE FROM deliveries WHERE status = 'rejected' AND id <= (
+                   SELECT id FROM deliveries WHERE status = 'rejected'
+                   ORDER BY id DESC LIMIT 1 OFFSET ?)""",
+            (self._rejected_limit,),
+        )
