@@ -1,0 +1,68 @@
+"""The app factory: settings in, a complete Starlette application out. No global state."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from addon.connect_descriptor import render_for
+from addon.handlers import Handlers, load_handlers
+from addon.redact import install_log_filter
+from addon.services import start_services, stop_services, templates_directory
+from addon.settings import Settings, load_settings
+from addon.web import _connect, _pages
+from addon.web._errors import exception_handlers
+from addon.web._middleware import BasePathMiddleware, SecurityHeadersMiddleware
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("addon")
+
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def create_app(settings: Settings | None = None, *, handlers: Handlers | None = None) -> Starlette:
+    """Build the add-on. Raises SettingsError or DescriptorProblem before anything starts."""
+    settings = settings or load_settings()
+    if handlers is None:
+        handlers = load_handlers(settings.handlers) if settings.handlers else Handlers()
+    rendered = render_for(settings)
+    install_log_filter()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = await start_services(settings, rendered, handlers)
+        app.state.services = services
+        if not settings.inspector_enabled:
+            logger.info(
+                "inspector closed: set INSPECTOR_USERNAME and INSPECTOR_PASSWORD to open /inspector"
+            )
+        logger.info("descriptor: %s/atlassian-connect.json", settings.base_url)
+        try:
+            yield
+        finally:
+            await stop_services(services)
+
+    routes = [
+        *_pages.routes,
+        Mount("/static", StaticFiles(directory=templates_directory() / "static"), name="static"),
+        *_connect.lifecycle_routes(rendered.lifecycle),
+        Route("/{path:path}", _connect.webhook_endpoint, methods=ANY_METHOD, name="webhooks"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(BasePathMiddleware, base_path=settings.base_path),
+            Middleware(SecurityHeadersMiddleware),
+        ],
+        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app

@@ -1,0 +1,246 @@
+"""Settings: read once from the environment (and an optional `.env` file) into one typed object."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from starlette.config import Config
+
+import descriptor
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+T = TypeVar("T")
+
+KEY_PATTERN = re.compile(r"^[a-zA-Z0-9-._]+$")
+REPO_TEMPLATE = Path(__file__).resolve().parent.parent / "atlassian-connect.json.j2"
+DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com"
+
+
+class SettingsError(ValueError):
+    """Invalid configuration; the message names the variable and says what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    base_url: str = "http://localhost:8000"
+    key: str = "jira-connect-addon"
+    name: str = "Jira Connect Add-on"
+    descriptor_template: Path = field(default_factory=lambda: _default_template())
+    database_url: str = "sqlite:///addon.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    jwt_leeway_seconds: int = 30
+    install_keys_url: str = DEFAULT_INSTALL_KEYS_URL
+    encryption_keys: tuple[bytes, ...] = ()
+    inspector_username: str | None = None
+    inspector_password: str | None = None
+    max_body_bytes: int = 10 * 1024 * 1024
+    rejected_log_limit: int = 10_000
+    delivery_retention_days: int = 30
+    handlers: str | None = None
+    worker: str = "inline"
+    handler_max_attempts: int = 8
+    sqlite_synchronous: str = "NORMAL"
+    tenant_cache_seconds: float = 0.5
+
+    @property
+    def base_path(self) -> str:
+        """The path prefix of `base_url` ('' or e.g. '/jira-addon'), under which every route is served."""
+        return urlsplit(self.base_url).path.rstrip("/")
+
+    @property
+    def inspector_enabled(self) -> bool:
+        return bool(self.inspector_username and self.inspector_password)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+
+def _default_template() -> Path:
+    return REPO_TEMPLATE if REPO_TEMPLATE.is_file() else Path(descriptor.DEFAULT_TEMPLATE_PATH)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+) -> Settings:
+    """Build `Settings` from `environ` (default: the process environment) and `env_file` if present."""
+    source = os.environ if environ is None else environ
+    if env_file is not None and not Path(env_file).is_file():
+        env_file = None
+    config = Config(env_file=env_file, environ=source)
+    defaults = Settings()
+
+    def read(name: str, cast: Callable[[str], T], default: T) -> T:
+        raw = config(name, default=None)
+        if raw is None or raw == "":
+            return default
+        try:
+            return cast(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{name}: {exc}") from None
+
+    settings = Settings(
+        base_url=read("ADDON_BASE_URL", _base_url, defaults.base_url),
+        key=read("ADDON_KEY", _addon_key, defaults.key),
+        name=read("ADDON_NAME", _non_empty, defaults.name),
+        descriptor_template=read("ADDON_DESCRIPTOR_TEMPLATE", _readable_file, defaults.descriptor_template),
+        database_url=read("DATABASE_URL", _database_url, defaults.database_url),
+        host=read("HOST", _non_empty, defaults.host),
+        port=read("PORT", _port, defaults.port),
+        jwt_leeway_seconds=read("JWT_LEEWAY_SECONDS", _bounded_int(0, 600), defaults.jwt_leeway_seconds),
+        install_keys_url=read("CONNECT_INSTALL_KEYS_URL", _http_url, defaults.install_keys_url),
+        encryption_keys=read("ADDON_ENCRYPTION_KEY", _encryption_keys, defaults.encryption_keys),
+        inspector_username=read("INSPECTOR_USERNAME", _non_empty, None),
+        inspector_password=read("INSPECTOR_PASSWORD", _non_empty, None),
+        max_body_bytes=read("MAX_BODY_BYTES", _bounded_int(1024, 1 << 31), defaults.max_body_bytes),
+        rejected_log_limit=read("REJECTED_LOG_LIMIT", _bounded_int(0, 10**8), defaults.rejected_log_limit),
+        delivery_retention_days=read(
+            "DELIVERY_RETENTION_DAYS", _bounded_int(1, 36500), defaults.delivery_retention_days
+        ),
+        handlers=read("ADDON_HANDLERS", _import_spec, None),
+        worker=read("ADDON_WORKER", _choice("inline", "external"), defaults.worker),
+        handler_max_attempts=read(
+            "HANDLER_MAX_ATTEMPTS", _bounded_int(1, 100), defaults.handler_max_attempts
+        ),
+        sqlite_synchronous=read(
+            "SQLITE_SYNCHRONOUS", _choice("NORMAL", "FULL"), defaults.sqlite_synchronous
+        ),
+        tenant_cache_seconds=read(
+            "TENANT_CACHE_SECONDS", _bounded_float(0.0, 60.0), defaults.tenant_cache_seconds
+        ),
+    )
+    if bool(settings.inspector_username) != bool(settings.inspector_password):
+        raise SettingsError("INSPECTOR_USERNAME and INSPECTOR_PASSWORD must be set together")
+    return settings
+
+
+def _non_empty(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL with a host")
+    return value.strip().rstrip("/")
+
+
+def _base_url(value: str) -> str:
+    url = _http_url(value)
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise ValueError(f"{value!r} must not have a query or fragment")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ValueError(f"{value!r} has an invalid port") from None
+    return url
+
+
+def _addon_key(value: str) -> str:
+    if not KEY_PATTERN.match(value) or len(value) > 64:
+        raise ValueError(
+            f"{value!r} must be 1 to 64 characters of letters, digits, '-', '.' and '_'"
+        )
+    return value
+
+
+def _readable_file(value: str) -> Path:
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ValueError(f"{value!r} is not a readable file")
+    return path
+
+
+def _database_url(value: str) -> str:
+    value = value.strip()
+    if value.startswith("sqlite:///") and len(value) > len("sqlite:///"):
+        return value
+    if value.startswith(("postgres://", "postgresql://")) and urlsplit(value).hostname:
+        return value
+    raise ValueError(
+        f"{_redact_url(value)!r} must be sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
+    )
+
+
+def _redact_url(value: str) -> str:
+    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", value)
+
+
+def _port(value: str) -> int:
+    return _bounded_int(0, 65535)(value)
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def cast(value: str) -> int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a whole number") from None
+        if not low <= number <= high:
+            raise ValueError(f"{number} is outside {low}..{high}")
+        return number
+
+    return cast
+
+
+def _bounded_float(low: float, high: float) -> Callable[[str], float]:
+    def cast(value: str) -> float:
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+        if not low <= number <= high:
+            raise ValueError(f"{number} is outside {low}..{high}")
+        return number
+
+    return cast
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def cast(value: str) -> str:
+        for choice in choices:
+            if value.strip().lower() == choice.lower():
+                return choice
+        raise ValueError(f"{value!r} must be one of {', '.join(choices)}")
+
+    return cast
+
+
+def _import_spec(value: str) -> str:
+    if not re.fullmatch(r"[\w.]+:[\w.]+", value.strip()):
+        raise ValueError(f"{value!r} must look like 'package.module:attribute'")
+    return value.strip()
+
+
+def _encryption_keys(value: str) -> tuple[bytes, ...]:
+    keys = []
+    for index, item in enumerate(part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            key = base64.urlsafe_b64decode(item + "=" * (-len(item) % 4))
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) != 32:
+            raise ValueError(
+                f"key {index + 1} is not 32 bytes of URL-safe base64; "
+                "generate one with `addon keys generate`"
+            )
+        keys.append(key)
+    if not keys:
+        raise ValueError("no key given")
+    return tuple(keys)

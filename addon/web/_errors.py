@@ -1,0 +1,54 @@
+"""One JSON error shape for every endpoint: {"error": code, "reason": text}."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from addon.errors import Refusal
+
+__all__ = ["error_response", "exception_handlers"]
+
+logger = logging.getLogger("addon.web")
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def error_response(
+    status: int, code: str, reason: str, *, realm: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    extra = dict(headers or {})
+    if status == 401 and realm is not None:
+        extra.setdefault("WWW-Authenticate", f'JWT realm="{realm}"')
+    extra.setdefault("Cache-Control", "no-store")
+    return JSONResponse({"error": code, "reason": reason}, status_code=status, headers=extra)
+
+
+def _realm(request: Request) -> str | None:
+    settings = getattr(request.app.state, "settings", None)
+    return getattr(settings, "key", None)
+
+
+async def _refusal(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refusal)
+    if exc.status >= 500:
+        logger.warning("%s %s: %s", request.method, request.url.path, exc.reason)
+    return error_response(exc.status, exc.code, exc.reason, realm=_realm(request))
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    reason = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    return error_response(exc.status_code, code, reason, headers=dict(exc.headers or {}))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "the server failed; the error is in its log")
+
+
+exception_handlers = {Refusal: _refusal, HTTPException: _http, Exception: _unexpected}

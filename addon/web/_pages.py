@@ -1,0 +1,50 @@
+"""The landing page, the descriptor, and the health check."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from addon.services import Services
+from addon.store import StoreUnavailable
+
+__all__ = ["routes"]
+
+
+async def landing(request: Request) -> Response:
+    services: Services = request.app.state.services
+    settings = services.settings
+    return services.templates.TemplateResponse(
+        request,
+        "landing.html",
+        {
+            "name": settings.name,
+            "key": settings.key,
+            "descriptor_url": f"{settings.base_url}/atlassian-connect.json",
+            "inspector": settings.inspector_enabled,
+            "inspector_url": f"{settings.base_path}/inspector/",
+            "webhooks": len(services.ingest.webhooks),
+        },
+    )
+
+
+async def connect_descriptor(request: Request) -> Response:
+    services: Services = request.app.state.services
+    return Response(services.descriptor_json, media_type="application/json")
+
+
+async def healthz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        await services.store.db.ping()
+    except StoreUnavailable as exc:
+        return JSONResponse({"status": "unavailable", "reason": exc.reason}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+routes = [
+    Route("/", landing, methods=["GET"], name="landing"),
+    Route("/atlassian-connect.json", connect_descriptor, methods=["GET"], name="descriptor"),
+    Route("/healthz", healthz, methods=["GET"], name="healthz"),
+]

@@ -1,0 +1,169 @@
+"""The worker: runs handlers on accepted deliveries from the durable log, with leases and retries."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+import traceback
+import uuid
+from datetime import UTC, datetime
+
+from addon.handlers import Event, Handlers, Origin
+from addon.ingest import normalise
+from addon.store import Delivery, Store, StoreUnavailable
+
+__all__ = ["Worker", "backoff"]
+
+logger = logging.getLogger("addon.worker")
+
+
+def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based): exponential, jittered."""
+    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    return delay * random.uniform(0.5, 1.0)
+
+
+class Worker:
+    """Claims due deliveries, runs their handlers, and records each outcome.
+
+    At least once per accepted delivery; never two runs of one delivery at a time (a lease,
+    renewed while a handler runs, expires if this process dies, and another worker takes over).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        handlers: Handlers,
+        *,
+        max_attempts: int = 8,
+        lease_seconds: float = 30.0,
+        poll_interval: float = 1.0,
+        concurrency: int = 8,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 300.0,
+        owner: str | None = None,
+    ) -> None:
+        self.store = store
+        self.handlers = handlers
+        self.max_attempts = max_attempts
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.concurrency = concurrency
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+        self._renew_task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Look for work now (called when the writer commits new deliveries)."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._loop(), name="addon-worker")
+        self._renew_task = asyncio.create_task(self._renew(), name="addon-worker-leases")
+
+    async def stop(self, *, grace: float = 5.0) -> None:
+        """Stop claiming; let running handlers finish for `grace` seconds, then give their leases back."""
+        for task in (self._loop_task, self._renew_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._running:
+            await asyncio.wait(list(self._running.values()), timeout=grace)
+        for task in list(self._running.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(StoreUnavailable):
+            await self.store.queue.release(self.owner)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                claimed = await self.run_once(wait=False)
+            except StoreUnavailable as exc:
+                logger.warning("worker: %s", exc)
+                claimed = 0
+            if claimed == 0:
+                self._wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+
+    async def run_once(self, *, wait: bool = True) -> int:
+        """Claim what is due and start it; with `wait`, also wait for it to finish."""
+        free = self.concurrency - len(self._running)
+        if free <= 0:
+            await asyncio.wait(list(self._running.values()), return_when=asyncio.FIRST_COMPLETED)
+            return 0
+        claimed = await self.store.queue.claim(
+            self.owner, lease_seconds=self.lease_seconds, limit=free
+        )
+        tasks = []
+        for delivery in claimed:
+            task = asyncio.create_task(self._run(delivery), name=f"addon-handler-{delivery.id}")
+            self._running[delivery.id] = task
+            task.add_done_callback(lambda _, key=delivery.id: self._running.pop(key, None))
+            tasks.append(task)
+        if wait and tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return len(claimed)
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            with contextlib.suppress(StoreUnavailable):
+                await self.store.queue.renew(
+                    self.owner, list(self._running), lease_seconds=self.lease_seconds
+                )
+
+    def event_for(self, delivery: Delivery) -> Event:
+        payload = delivery.payload()
+        return Event(
+            delivery_id=delivery.id,
+            name=delivery.event or "",
+            payload=payload,
+            context=delivery.context,
+            webhook_id=delivery.webhook_id,
+            origin=Origin(
+                kind="source" if delivery.origin_kind == "source" else "connect",
+                key=delivery.origin or "",
+            ),
+            view=normalise(delivery.event, payload),
+            received_at=datetime.fromtimestamp(delivery.received_at, UTC),
+            attempt=delivery.attempts,
+        )
+
+    async def _run(self, delivery: Delivery) -> None:
+        event = self.event_for(delivery)
+        try:
+            for handler in self.handlers.for_event(event.name):
+                await handler(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a handler's failure is recorded, never raised
+            error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            detail = "".join(traceback.format_exception(exc))[-3000:]
+            give_up = delivery.attempts >= self.max_attempts
+            retry_at = None if give_up else time.time() + backoff(
+                delivery.attempts, base=self.backoff_base, cap=self.backoff_cap
+            )
+            logger.warning(
+                "handler failed for delivery %s (attempt %s/%s): %s",
+                delivery.id, delivery.attempts, self.max_attempts, error,
+            )  # fmt: skip
+            with contextlib.suppress(StoreUnavailable):
+                await self.store.queue.fail(
+                    self.owner, delivery.id, f"{error}\n\n{detail}", retry_at=retry_at
+                )
+            return
+        with contextlib.suppress(StoreUnavailable):
+            await self.store.queue.complete(self.owner, delivery.id)
