@@ -52,19 +52,20 @@ class View:
         return tuple(dict.fromkeys(k for k in keys if k))
 
 
-def normalise(event: str | None, payload: Any) -> View:
-    """Resource, action and the main keys a delivery names; never raises."""
+def normalise(event: str | None, payload: Any, context: Mapping[str, str] | None = None) -> View:
+    """Resource, action and the main keys a delivery names (the URL's context as a fallback)."""
+    context = context or {}
     if not event:
-        return View()
+        return View(issue_key=context.get("issue.key"), project_key=context.get("project.key"))
     known = descriptor.lookup(event)
     resource, action = (known.resource, known.action) if known else _guess(event)
     keys = descriptor.main_keys(event, payload)
     return View(
         resource=resource,
         action=action,
-        issue_key=keys.get("issue_key"),
-        project_key=keys.get("project_key"),
-        sprint_id=keys.get("sprint_id"),
+        issue_key=keys.get("issue_key") or context.get("issue.key"),
+        project_key=keys.get("project_key") or context.get("project.key"),
+        sprint_id=keys.get("sprint_id") or context.get("sprint.id"),
         actor=keys.get("actor"),
     )
 
@@ -161,7 +162,7 @@ def accepted_record(
     also_drop: Iterable[str] = (),
 ) -> NewDelivery:
     """A verified delivery ready for the log, with its normalised view."""
-    view = normalise(event, payload)
+    view = normalise(event, payload, context)
     webhook_id = request.header("x-atlassian-webhook-identifier") or None
     return NewDelivery(
         received_at=request.received_at,

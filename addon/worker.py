@@ -137,7 +137,7 @@ class Worker:
                 kind="source" if delivery.origin_kind == "source" else "connect",
                 key=delivery.origin or "",
             ),
-            view=normalise(delivery.event, payload),
+            view=normalise(delivery.event, payload, delivery.context),
             received_at=datetime.fromtimestamp(delivery.received_at, UTC),
             attempt=delivery.attempts,
         )

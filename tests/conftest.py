@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -53,22 +54,22 @@ def _run(coro: object) -> object:
     return asyncio.run(coro)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
+@contextlib.contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
     """A fresh database of its own on the machine's PostgreSQL, dropped afterwards."""
     import asyncpg
 
     name = f"addon_test_{uuid.uuid4().hex[:12]}"
 
     async def create() -> None:
-        connection = await asyncpg.connect(postgres_server)
+        connection = await asyncpg.connect(admin_url)
         try:
             await connection.execute(f'CREATE DATABASE "{name}"')
         finally:
             await connection.close()
 
     async def drop() -> None:
-        connection = await asyncpg.connect(postgres_server)
+        connection = await asyncpg.connect(admin_url)
         try:
             await connection.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
@@ -78,11 +79,17 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
             await connection.close()
 
     _run(create())
-    base = postgres_server.rsplit("/", 1)[0]
+    base = admin_url.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
     finally:
         _run(drop())
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    with postgres_database(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture
@@ -96,3 +103,45 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Like `database_url`, shared by the tests of one module (for a server started once)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db')}/addon.db"
+        return
+    admin = request.getfixturevalue("postgres_server")
+    with postgres_database(admin) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def jira(
+    request: pytest.FixtureRequest,
+    module_database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[object]:
+    """A real add-on server process (on SQLite, then PostgreSQL), its key server, and Jira's side.
+
+    A test module may define `server_env(directory) -> dict` to add to the server's environment.
+    """
+    from tests.auth.keyserver import KeyServer
+    from tests.support.connect import ADDON_KEY, Jira
+    from tests.support.live import LiveServer
+
+    log_dir = tmp_path_factory.mktemp("server")
+    with KeyServer() as keys:
+        env = {
+            "DATABASE_URL": module_database_url,
+            "ADDON_KEY": ADDON_KEY,
+            "CONNECT_INSTALL_KEYS_URL": keys.url,
+            "REJECTED_LOG_LIMIT": "1000",
+        }
+        extra = getattr(request.module, "server_env", None)
+        if extra is not None:
+            env.update(extra(log_dir))
+        with LiveServer(env, log_dir=log_dir) as server:
+            yield Jira(server=server, keys=keys, database_url=module_database_url)

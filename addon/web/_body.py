@@ -38,13 +38,13 @@ async def incoming(request: Request, limit: int) -> Incoming:
     body = await read_body(request, limit)
     scope = request.scope
     raw_path = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    path = raw_path.decode("utf-8", "surrogateescape") if raw_path else scope["path"]
     if "?" in path:
         path = path.split("?", 1)[0]
     return Incoming(
         method=request.method,
         path=path,
-        query=scope.get("query_string", b"").decode("latin-1"),
+        query=scope.get("query_string", b"").decode("utf-8", "surrogateescape"),
         headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
         body=body,
         received_at=received_at,

@@ -1,0 +1,220 @@
+"""Signed install and the other lifecycle callbacks, through a real server, on both databases."""
+
+from __future__ import annotations
+
+import time
+
+from addon.auth import encode_hs256, encode_rs256, query_string_hash
+from addon.simulator import SimulatedSite
+from addon.store import TenantState
+from tests.support.connect import ADDON_KEY, Jira
+
+
+def refused(response, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == code, response.text
+    assert response.json()["reason"]
+    if status == 401:
+        assert response.headers["www-authenticate"] == f'JWT realm="{ADDON_KEY}"'
+
+
+def test_signed_install_creates_tenant(jira: Jira) -> None:
+    site = jira.install()
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None
+    assert tenant.state is TenantState.INSTALLED
+    assert tenant.shared_secret == site.shared_secret
+    assert tenant.base_url == site.base_url
+    assert "sharedSecret" not in tenant.payload
+
+
+def test_unsigned_install_refused(jira: Jira) -> None:
+    site = jira.site()
+    refused(jira.lifecycle(site, "installed", signed=False), 401, "missing_token")
+    assert jira.tenant(site.client_key) is None
+
+
+def test_hs256_install_refused(jira: Jira) -> None:
+    site = jira.site()
+    token = site.token(addon_base_url=jira.base_url, target="/installed")
+    refused(jira.lifecycle(site, "installed", token=token), 401, "algorithm_not_allowed")
+    assert jira.tenant(site.client_key) is None
+
+
+def install_claims(jira: Jira, site: SimulatedSite, **changes: object) -> dict[str, object]:
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "iss": site.client_key,
+        "aud": [jira.base_url],
+        "iat": now,
+        "exp": now + 180,
+        "qsh": query_string_hash("POST", "/installed", jira.base_url),
+    }
+    claims.update(changes)
+    return claims
+
+
+def test_install_signed_with_wrong_key_refused(jira: Jira) -> None:
+    site, attacker = jira.site(), SimulatedSite.generate()
+    token = encode_rs256(install_claims(jira, site), attacker.private_key_pem, site.kid)
+    refused(jira.lifecycle(site, "installed", token=token), 401, "invalid_signature")
+
+
+def test_install_with_wrong_audience_refused(jira: Jira) -> None:
+    site = jira.site()
+    for audience in (
+        "https://elsewhere.example.com",
+        jira.base_url + ".attacker.net",
+        jira.base_url + "/other",
+        "xx" + jira.base_url,
+    ):
+        token = encode_rs256(install_claims(jira, site, aud=[audience]), site.private_key_pem, site.kid)
+        refused(jira.lifecycle(site, "installed", token=token), 401, "audience_mismatch")
+    assert jira.tenant(site.client_key) is None
+
+
+def test_install_audience_trailing_slash_accepted(jira: Jira) -> None:
+    site = jira.site()
+    claims = install_claims(jira, site, aud=jira.base_url + "/")
+    token = encode_rs256(claims, site.private_key_pem, site.kid)
+    assert jira.lifecycle(site, "installed", token=token).status_code == 204
+
+
+def test_install_issuer_unlike_client_key_refused(jira: Jira) -> None:
+    site, other = jira.site(), jira.site()
+    token = encode_rs256(install_claims(jira, other), site.private_key_pem, site.kid)
+    refused(jira.lifecycle(site, "installed", token=token), 401, "issuer_mismatch")
+
+
+def test_expired_install_refused(jira: Jira) -> None:
+    site = jira.site()
+    past = int(time.time()) - 3600
+    token = encode_rs256(
+        install_claims(jira, site, iat=past, exp=past + 180), site.private_key_pem, site.kid
+    )
+    refused(jira.lifecycle(site, "installed", token=token), 401, "token_expired")
+
+
+def test_install_with_wrong_qsh_refused(jira: Jira) -> None:
+    site = jira.site()
+    wrong = query_string_hash("POST", "/uninstalled", jira.base_url)
+    token = encode_rs256(install_claims(jira, site, qsh=wrong), site.private_key_pem, site.kid)
+    response = jira.lifecycle(site, "installed", token=token)
+    refused(response, 401, "qsh_mismatch")
+    assert "POST&/installed&" in response.json()["reason"]
+
+
+def test_alg_none_refused(jira: Jira) -> None:
+    import base64
+    import json
+
+    def segment(value: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    site = jira.site()
+    token = f"{segment({'alg': 'none', 'typ': 'JWT', 'kid': site.kid})}.{segment(install_claims(jira, site))}."
+    refused(jira.lifecycle(site, "installed", token=token), 401, "algorithm_not_allowed")
+
+
+def test_unknown_kid_is_401_and_key_server_down_is_503(jira: Jira) -> None:
+    site = SimulatedSite.generate()
+    refused(jira.lifecycle(site, "installed"), 401, "unknown_key")
+    site = jira.site()
+    jira.keys.status = 500
+    try:
+        response = jira.lifecycle(site, "installed")
+    finally:
+        jira.keys.status = None
+    assert response.status_code == 503, response.text
+    assert response.json()["error"] == "key_server_unavailable"
+
+
+def test_install_payload_problems_are_400(jira: Jira) -> None:
+    site = jira.site()
+    for payload, code in (
+        ({**site.lifecycle_payload("installed", ADDON_KEY), "key": "someone-else"}, "wrong_addon"),
+        ({k: v for k, v in site.lifecycle_payload("installed", ADDON_KEY).items() if k != "sharedSecret"}, "invalid_payload"),
+    ):
+        refused(jira.lifecycle(site, "installed", payload=payload), 400, code)
+
+
+def test_reinstall_rotates_secret(jira: Jira) -> None:
+    site = jira.install()
+    target = "/webhooks/jira/issue-updated?issueKey=PRJ-1"
+    assert jira.webhook(site, target, {"webhookEvent": "jira:issue_updated"}).status_code == 204
+    rotated = site.with_secret(SimulatedSite.new_secret())
+    jira.install(rotated)
+    refused(jira.webhook(site, target, {"webhookEvent": "jira:issue_updated"}), 401, "invalid_signature")
+    assert jira.webhook(rotated, target, {"webhookEvent": "jira:issue_updated"}).status_code == 204
+
+
+def test_token_for_another_tenant_refused(jira: Jira) -> None:
+    first, second = jira.install(), jira.install()
+    now = int(time.time())
+    claims = {
+        "iss": second.client_key,
+        "iat": now,
+        "exp": now + 180,
+        "qsh": query_string_hash("POST", "/enabled", jira.base_url),
+    }
+    token = encode_hs256(claims, first.shared_secret)
+    refused(jira.lifecycle(second, "enabled", token=token), 401, "invalid_signature")
+
+
+def test_enabled_disabled_ordered_by_iat(jira: Jira) -> None:
+    site = jira.install()
+    now = int(time.time())
+    newer = site.token(addon_base_url=jira.base_url, target="/enabled", now=now + 2)
+    older = site.token(addon_base_url=jira.base_url, target="/disabled", now=now + 1)
+    assert jira.lifecycle(site, "enabled", token=newer).status_code == 204
+    assert jira.lifecycle(site, "disabled", token=older).status_code == 204
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None and tenant.state is TenantState.ENABLED
+    later = site.token(addon_base_url=jira.base_url, target="/disabled", now=now + 3)
+    assert jira.lifecycle(site, "disabled", token=later).status_code == 204
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None and tenant.state is TenantState.DISABLED
+
+
+def test_uninstall_is_final_and_idempotent(jira: Jira) -> None:
+    site = jira.install()
+    assert jira.lifecycle(site, "uninstalled").status_code == 204
+    assert jira.lifecycle(site, "uninstalled").status_code == 204
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None
+    assert tenant.state is TenantState.UNINSTALLED
+    assert tenant.shared_secret is None
+    # A disabled that races the uninstall, signed or not, changes nothing and is answered 204.
+    assert jira.lifecycle(site, "disabled").status_code == 204
+    assert jira.lifecycle(site, "disabled", signed=False).status_code == 204
+    # An enabled cannot revive it: the secret is gone.
+    refused(jira.lifecycle(site, "enabled"), 401, "unknown_tenant")
+    refused(
+        jira.webhook(site, "/webhooks/jira/issue-updated", {"webhookEvent": "jira:issue_updated"}),
+        401,
+        "unknown_tenant",
+    )
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None and tenant.state is TenantState.UNINSTALLED
+    jira.install(site)
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None and tenant.state is TenantState.INSTALLED
+
+
+def test_unsigned_uninstall_and_disabled_for_active_tenant_refused(jira: Jira) -> None:
+    site = jira.install()
+    refused(jira.lifecycle(site, "uninstalled", signed=False), 401, "missing_token")
+    refused(jira.lifecycle(site, "disabled", signed=False), 401, "missing_token")
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None and tenant.state is TenantState.INSTALLED
+
+
+def test_secrets_never_in_log(jira: Jira) -> None:
+    site = jira.install()
+    token = site.token(addon_base_url=jira.base_url, target="/webhooks/jira/issue-updated")
+    jira.webhook(site, "/webhooks/jira/issue-updated?jwt=" + token, {"webhookEvent": "x"}, token="")
+    log = jira.server.log()
+    assert site.shared_secret not in log
+    assert token not in log
+    assert token.split(".")[2] not in log
+    assert "jwt=***" in log
