@@ -18,9 +18,16 @@ from addon.lifecycle import Lifecycle
 from addon.settings import Settings
 from addon.store import HandlerState, Store, open_store
 from addon.tenancy import TenantCache
+from addon.retention import Retention
 from addon.worker import Worker
 
-__all__ = ["Services", "start_services", "stop_services", "templates_directory"]
+__all__ = [
+    "Services",
+    "start_services",
+    "stop_services",
+    "templates_directory",
+    "worker_for",
+]
 
 logger = logging.getLogger("addon")
 
@@ -30,6 +37,16 @@ PACKAGED_TEMPLATES = Path(__file__).resolve().parent / "_data" / "templates"
 
 def templates_directory() -> Path:
     return REPO_TEMPLATES if REPO_TEMPLATES.is_dir() else PACKAGED_TEMPLATES
+
+
+def worker_for(settings: Settings, store: Store, handlers: Handlers) -> Worker:
+    return Worker(
+        store,
+        handlers,
+        max_attempts=settings.handler_max_attempts,
+        lease_seconds=settings.handler_lease_seconds,
+        concurrency=settings.handler_concurrency,
+    )
 
 
 @dataclass(slots=True)
@@ -44,6 +61,7 @@ class Services:
     worker: Worker | None
     http: httpx.AsyncClient
     templates: Jinja2Templates
+    retention: Retention
 
     @property
     def descriptor_json(self) -> bytes:
@@ -68,7 +86,7 @@ async def start_services(
     keys = InstallKeyFetcher(base_url=settings.install_keys_url, client=http)
     worker = None
     if len(handlers) and settings.worker == "inline":
-        worker = Worker(store, handlers, max_attempts=settings.handler_max_attempts)
+        worker = worker_for(settings, store, handlers)
         worker_holder.append(worker)
     services = Services(
         settings=settings,
@@ -94,14 +112,17 @@ async def start_services(
         worker=worker,
         http=http,
         templates=Jinja2Templates(directory=str(templates_directory())),
+        retention=Retention(store, days=settings.delivery_retention_days),
     )
     await store.start()
     if worker is not None:
         await worker.start()
+    await services.retention.start()
     return services
 
 
 async def stop_services(services: Services) -> None:
+    await services.retention.stop()
     if services.worker is not None:
         await services.worker.stop()
     with contextlib.suppress(Exception):

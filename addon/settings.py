@@ -49,6 +49,8 @@ class Settings:
     handlers: str | None = None
     worker: str = "inline"
     handler_max_attempts: int = 8
+    handler_lease_seconds: float = 30.0
+    handler_concurrency: int = 8
     sqlite_synchronous: str = "NORMAL"
     tenant_cache_seconds: float = 0.5
 
@@ -111,6 +113,12 @@ def load_settings(
         worker=read("ADDON_WORKER", _choice("inline", "external"), defaults.worker),
         handler_max_attempts=read(
             "HANDLER_MAX_ATTEMPTS", _bounded_int(1, 100), defaults.handler_max_attempts
+        ),
+        handler_lease_seconds=read(
+            "HANDLER_LEASE_SECONDS", _bounded_float(1.0, 3600.0), defaults.handler_lease_seconds
+        ),
+        handler_concurrency=read(
+            "HANDLER_CONCURRENCY", _bounded_int(1, 256), defaults.handler_concurrency
         ),
         sqlite_synchronous=read(
             "SQLITE_SYNCHRONOUS", _choice("NORMAL", "FULL"), defaults.sqlite_synchronous

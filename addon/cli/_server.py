@@ -14,8 +14,8 @@ import uvicorn
 
 from addon.cli._common import CliError, load, run_with_store
 from addon.handlers import HandlersError, load_handlers
+from addon.services import worker_for
 from addon.store import Store, open_store
-from addon.worker import Worker
 
 __all__ = ["register"]
 
@@ -91,7 +91,7 @@ def run_worker(args: argparse.Namespace) -> int:
         store = await open_store(
             settings.database_url, keys=settings.encryption_keys, encrypt_existing=False
         )
-        worker = Worker(store, handlers, max_attempts=settings.handler_max_attempts)
+        worker = worker_for(settings, store, handlers)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
