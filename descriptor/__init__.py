@@ -1,0 +1,45 @@
+"""The contract with Jira: the descriptor template and its checks, the webhook event catalogue, and
+the `${...}` URL templates Jira expands. Imports nothing from `addon`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from descriptor._catalogue import (
+    Event,
+    closest,
+    context_values,
+    events,
+    lookup,
+    main_keys,
+    value_at,
+)
+from descriptor._check import CheckResult, check_descriptor
+from descriptor._errors import DescriptorError
+from descriptor._render import WebhookModule, lifecycle_paths, parse_webhooks, render_descriptor
+from descriptor._urls import UrlTemplate, expand, expand_for_event
+
+__all__ = [
+    "DEFAULT_TEMPLATE_PATH",
+    "CheckResult",
+    "DescriptorError",
+    "Event",
+    "UrlTemplate",
+    "WebhookModule",
+    "check_descriptor",
+    "closest",
+    "context_values",
+    "events",
+    "expand",
+    "expand_for_event",
+    "lifecycle_paths",
+    "lookup",
+    "main_keys",
+    "parse_webhooks",
+    "render_descriptor",
+    "value_at",
+]
+
+DEFAULT_TEMPLATE_PATH = Path(__file__).with_name("default.json.j2")
+"""The default descriptor template shipped with the package (the same file as the repository's
+`atlassian-connect.json.j2`)."""
