@@ -1,0 +1,196 @@
+"""Tenants on both databases: install, rotation, uninstall, ordering, and secrets at rest."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from addon.store import DecryptionError, Store, TenantState, generate_key, open_store
+from addon.store._crypto import SecretBox
+
+KEY_A = generate_key()
+KEY_B = generate_key()
+
+
+def raw_key(text: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def payload(client_key: str = "client-1", secret: str = "S" * 400) -> dict[str, Any]:
+    return {
+        "key": "test-addon",
+        "clientKey": client_key,
+        "sharedSecret": secret,
+        "baseUrl": "https://example.atlassian.net",
+        "displayUrl": "https://jira.example.com",
+        "productType": "jira",
+        "description": "Atlassian JIRA",
+        "oauthClientId": "oauth-1",
+        "installationId": "ari:cloud:ecosystem::installation/1",
+        "eventType": "installed",
+    }
+
+
+def with_store(
+    url: str, scenario: Callable[[Store], Awaitable[Any]], keys: tuple[bytes, ...] = ()
+) -> Any:
+    async def go() -> Any:
+        store = await open_store(url, keys=keys)
+        try:
+            return await scenario(store)
+        finally:
+            await store.db.disconnect()
+
+    return asyncio.run(go())
+
+
+async def stored_secret(store: Store, client_key: str) -> str:
+    row = await store.db.fetch_one(
+        "SELECT shared_secret FROM tenants WHERE client_key = ?", (client_key,)
+    )
+    assert row is not None
+    return str(row["shared_secret"])
+
+
+def test_install_keeps_details_but_not_the_secret_in_payload(database_url: str) -> None:
+    async def scenario(store: Store) -> None:
+        tenant = await store.tenants.save_installation(payload(), iat=10)
+        assert tenant.state is TenantState.INSTALLED
+        assert tenant.shared_secret == "S" * 400
+        assert tenant.display_url == "https://jira.example.com"
+        assert tenant.oauth_client_id == "oauth-1"
+        assert tenant.installation_id == "ari:cloud:ecosystem::installation/1"
+        assert "sharedSecret" not in tenant.payload
+        assert tenant.payload["eventType"] == "installed"
+
+    with_store(database_url, scenario)
+
+
+def test_reinstall_replaces_secret_and_revives(database_url: str) -> None:
+    async def scenario(store: Store) -> None:
+        await store.tenants.save_installation(payload(secret="old"), iat=10)
+        assert await store.tenants.mark_uninstalled("client-1")
+        assert await store.tenants.mark_uninstalled("client-1")
+        gone = await store.tenants.get("client-1")
+        assert gone is not None and gone.shared_secret is None
+        assert gone.state is TenantState.UNINSTALLED
+        again = await store.tenants.save_installation(payload(secret="new"), iat=20)
+        assert again.shared_secret == "new"
+        assert again.state is TenantState.INSTALLED
+        assert again.uninstalled_at is None
+
+    with_store(database_url, scenario)
+
+
+def test_state_changes_ordered_by_iat_and_never_revive_uninstalled(database_url: str) -> None:
+    async def scenario(store: Store) -> None:
+        await store.tenants.save_installation(payload(), iat=100)
+        assert await store.tenants.set_state("client-1", TenantState.ENABLED, iat=105)
+        assert not await store.tenants.set_state("client-1", TenantState.DISABLED, iat=103)
+        tenant = await store.tenants.get("client-1")
+        assert tenant is not None and tenant.state is TenantState.ENABLED
+        assert not await store.tenants.set_state("client-1", TenantState.DISABLED, iat=99)
+        await store.tenants.mark_uninstalled("client-1")
+        assert not await store.tenants.set_state("client-1", TenantState.ENABLED, iat=500)
+        tenant = await store.tenants.get("client-1")
+        assert tenant is not None and tenant.state is TenantState.UNINSTALLED
+
+    with_store(database_url, scenario)
+
+
+def test_secret_encrypted_at_rest_round_trip(database_url: str) -> None:
+    keys = (raw_key(KEY_A),)
+
+    async def scenario(store: Store) -> None:
+        await store.tenants.save_installation(payload(secret="top-secret"), iat=1)
+        raw = await stored_secret(store, "client-1")
+        assert raw.startswith("enc:v1:")
+        assert "top-secret" not in raw
+        tenant = await store.tenants.get("client-1")
+        assert tenant is not None and tenant.shared_secret == "top-secret"
+
+    with_store(database_url, scenario, keys)
+
+
+def test_wrong_key_is_a_clear_startup_error(database_url: str) -> None:
+    async def install(store: Store) -> None:
+        await store.tenants.save_installation(payload(), iat=1)
+
+    with_store(database_url, install, (raw_key(KEY_A),))
+    with pytest.raises(DecryptionError, match="client-1.*ADDON_ENCRYPTION_KEY does not contain"):
+        with_store(database_url, lambda store: asyncio.sleep(0), (raw_key(KEY_B),))
+    with pytest.raises(DecryptionError, match="client-1"):
+        with_store(database_url, lambda store: asyncio.sleep(0), ())
+
+
+def test_plaintext_rows_are_encrypted_at_startup(database_url: str) -> None:
+    async def install(store: Store) -> None:
+        await store.tenants.save_installation(payload(secret="was-plain"), iat=1)
+        assert await stored_secret(store, "client-1") == "was-plain"
+
+    async def check(store: Store) -> None:
+        assert (await stored_secret(store, "client-1")).startswith("enc:v1:")
+        tenant = await store.tenants.get("client-1")
+        assert tenant is not None and tenant.shared_secret == "was-plain"
+
+    with_store(database_url, install)
+    with_store(database_url, check, (raw_key(KEY_A),))
+
+
+def test_key_rotation_reencrypts_with_the_first_key(database_url: str) -> None:
+    async def install(store: Store) -> None:
+        await store.tenants.save_installation(payload(secret="rotate-me"), iat=1)
+
+    async def rotate(store: Store) -> str:
+        assert await store.tenants.reencrypt() == 1
+        assert await store.tenants.reencrypt() == 0
+        return await stored_secret(store, "client-1")
+
+    async def read(store: Store) -> str | None:
+        tenant = await store.tenants.get("client-1")
+        return None if tenant is None else tenant.shared_secret
+
+    with_store(database_url, install, (raw_key(KEY_A),))
+    rotated = with_store(database_url, rotate, (raw_key(KEY_B), raw_key(KEY_A)))
+    assert rotated.startswith("enc:v1:")
+    assert with_store(database_url, read, (raw_key(KEY_B),)) == "rotate-me"
+
+
+def test_a_row_copied_to_another_tenant_does_not_decrypt() -> None:
+    box = SecretBox((raw_key(KEY_A),))
+    sealed = box.encrypt("secret", "tenant-a")
+    assert box.decrypt(sealed, "tenant-a") == "secret"
+    with pytest.raises(DecryptionError, match="does not decrypt"):
+        box.decrypt(sealed, "tenant-b")
+
+
+def test_purge_removes_tenant_and_its_deliveries(database_url: str) -> None:
+    import time
+
+    from addon.store import DeliveryStatus, NewDelivery
+
+    async def scenario(store: Store) -> None:
+        await store.start()
+        await store.tenants.save_installation(payload(), iat=1)
+        for index in range(3):
+            await store.writer.record(
+                NewDelivery(
+                    received_at=time.time(),
+                    origin_kind="connect",
+                    origin="client-1",
+                    status=DeliveryStatus.ACCEPTED,
+                    webhook_id=f"p{index}",
+                    search_keys=("PRJ-1",),
+                )
+            )
+        assert await store.tenants.purge("client-1") == 3
+        assert await store.tenants.get("client-1") is None
+        assert await store.db.fetch_all("SELECT * FROM delivery_keys") == []
+        await store.writer.stop()
+
+    with_store(database_url, scenario)

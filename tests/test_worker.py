@@ -1,0 +1,190 @@
+"""The worker: at least once, never for duplicates, never concurrently, retries, resume, takeover."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+
+from addon.handlers import Event, Handlers
+from addon.store import DeliveryStatus, HandlerState, NewDelivery, Store, open_store
+from addon.worker import Worker, backoff
+
+
+def delivery(webhook_id: str | None, event: str = "jira:issue_updated") -> NewDelivery:
+    return NewDelivery(
+        received_at=time.time(),
+        origin_kind="connect",
+        origin="tenant-1",
+        status=DeliveryStatus.ACCEPTED,
+        event=event,
+        webhook_id=webhook_id,
+        body=b'{"issue": {"key": "PRJ-1"}}',
+        context={"issue.key": "PRJ-1"},
+    )
+
+
+def run(database_url: str, scenario: Callable[[Store], Awaitable[None]]) -> None:
+    async def go() -> None:
+        store = await open_store(database_url, handler_state=HandlerState.PENDING)
+        await store.start()
+        try:
+            await scenario(store)
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+async def states(store: Store) -> Counter[str]:
+    return Counter((await store.queue.counts()))
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert 0.5 <= backoff(1) <= 1.0
+    assert 4.0 <= backoff(4) <= 8.0
+    assert backoff(50, cap=300) <= 300
+
+
+def test_each_accepted_delivery_handled_once_duplicates_never(database_url: str) -> None:
+    seen: list[tuple[int, str, str | None]] = []
+    handlers = Handlers()
+
+    @handlers.on("*")
+    async def record(event: Event) -> None:
+        seen.append((event.delivery_id, event.name, event.view.issue_key))
+
+    async def scenario(store: Store) -> None:
+        results = [await store.writer.record(delivery(w)) for w in ("a", "b", "a", "c", "b")]
+        worker = Worker(store, handlers, poll_interval=0.05)
+        await worker.start()
+        await until(lambda: _done(store, 3))
+        await worker.stop()
+        accepted = {r.id for r in results if r.status is DeliveryStatus.ACCEPTED}
+        assert sorted(d for d, _, _ in seen) == sorted(accepted)
+        assert {(n, k) for _, n, k in seen} == {("jira:issue_updated", "PRJ-1")}
+        assert (await states(store))["none"] == 2
+
+    run(database_url, scenario)
+
+
+async def _done(store: Store, count: int) -> bool:
+    return (await states(store))["done"] >= count
+
+
+def test_failing_handler_is_retried_then_succeeds(database_url: str) -> None:
+    attempts: list[int] = []
+    handlers = Handlers()
+
+    @handlers.on("jira:issue_updated")
+    async def flaky(event: Event) -> None:
+        attempts.append(event.attempt)
+        if len(attempts) < 3:
+            raise RuntimeError(f"boom {len(attempts)}")
+
+    async def scenario(store: Store) -> None:
+        recorded = await store.writer.record(delivery("flaky"))
+        worker = Worker(store, handlers, poll_interval=0.02, backoff_base=0.01, backoff_cap=0.05)
+        await worker.start()
+        await until(lambda: _done(store, 1))
+        await worker.stop()
+        stored = await store.deliveries.get(recorded.id)
+        assert stored is not None
+        assert stored.handler_state is HandlerState.DONE
+        assert stored.attempts == 3
+        assert stored.last_error is None
+        assert attempts == [1, 2, 3]
+
+    run(database_url, scenario)
+
+
+def test_handler_that_always_fails_is_marked_failed(database_url: str) -> None:
+    handlers = Handlers()
+
+    @handlers.on("*")
+    async def broken(event: Event) -> None:
+        raise ValueError("the handler is broken")
+
+    async def scenario(store: Store) -> None:
+        recorded = await store.writer.record(delivery("broken"))
+        worker = Worker(
+            store, handlers, max_attempts=3, poll_interval=0.02, backoff_base=0.01, backoff_cap=0.02
+        )
+        await worker.start()
+        await until(lambda: _state_is(store, recorded.id, HandlerState.FAILED))
+        await worker.stop()
+        stored = await store.deliveries.get(recorded.id)
+        assert stored is not None
+        assert stored.attempts == 3
+        assert stored.last_error is not None and "ValueError: the handler is broken" in stored.last_error
+
+    run(database_url, scenario)
+
+
+async def _state_is(store: Store, delivery_id: int, state: HandlerState) -> bool:
+    stored = await store.deliveries.get(delivery_id)
+    return stored is not None and stored.handler_state is state
+
+
+def test_unfinished_work_resumes_after_a_crash(database_url: str) -> None:
+    runs: list[int] = []
+    handlers = Handlers()
+
+    @handlers.on("*")
+    async def handler(event: Event) -> None:
+        runs.append(event.delivery_id)
+
+    async def scenario(store: Store) -> None:
+        recorded = await store.writer.record(delivery("crash"))
+        claimed = await store.queue.claim("crashed-worker", lease_seconds=0.3, limit=10)
+        assert [d.id for d in claimed] == [recorded.id]
+        survivor = Worker(store, handlers, lease_seconds=5, poll_interval=0.05)
+        await survivor.start()
+        await until(lambda: _done(store, 1))
+        await survivor.stop()
+        assert runs == [recorded.id]
+        assert not await store.queue.complete("crashed-worker", recorded.id)
+
+    run(database_url, scenario)
+
+
+def test_two_workers_never_run_one_delivery_at_once(database_url: str) -> None:
+    running: set[int] = set()
+    overlaps: list[int] = []
+    finished: Counter[int] = Counter()
+    handlers = Handlers()
+
+    @handlers.on("*")
+    async def slow(event: Event) -> None:
+        if event.delivery_id in running:
+            overlaps.append(event.delivery_id)
+        running.add(event.delivery_id)
+        await asyncio.sleep(0.6)
+        running.discard(event.delivery_id)
+        finished[event.delivery_id] += 1
+
+    async def scenario(store: Store) -> None:
+        for index in range(12):
+            await store.writer.record(delivery(f"pair-{index}"))
+        workers = [
+            Worker(store, handlers, lease_seconds=0.3, poll_interval=0.02, concurrency=4)
+            for _ in range(2)
+        ]
+        for worker in workers:
+            await worker.start()
+        await until(lambda: _done(store, 12), timeout=20)
+        for worker in workers:
+            await worker.stop()
+        assert overlaps == []
+        assert set(finished.values()) == {1}
+        assert len(finished) == 12
+
+    run(database_url, scenario)
