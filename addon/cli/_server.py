@@ -26,6 +26,11 @@ def register(commands: Any) -> None:
     serve.add_argument("--port", type=int, help="port (default: PORT or 8000)")
     serve.add_argument("--reload", action="store_true", help="restart when the code changes")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--root-path",
+        default="",
+        help="the path prefix a reverse proxy strips before passing requests on",
+    )
     serve.set_defaults(run=run_serve)
 
     describe = commands.add_parser("descriptor", help="print the rendered descriptor")
@@ -70,6 +75,7 @@ def run_serve(args: argparse.Namespace) -> int:
         workers=None if args.reload else args.workers,
         log_config=log_config(),
         proxy_headers=True,
+        root_path=args.root_path,
         timeout_graceful_shutdown=10,
     )
     return 0

@@ -1,0 +1,94 @@
+"""Settings: defaults, every variable validated with a message that names it, the .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from addon.settings import Settings, SettingsError, load_settings
+
+
+def load(env: dict[str, str], env_file: Path | None = None) -> Settings:
+    return load_settings(env, env_file=env_file)
+
+
+def test_defaults() -> None:
+    settings = load({})
+    assert settings.base_url == "http://localhost:8000"
+    assert settings.base_path == ""
+    assert settings.database_url == "sqlite:///addon.db"
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.jwt_leeway_seconds == 30
+    assert settings.install_keys_url == "https://connect-install-keys.atlassian.com"
+    assert settings.max_body_bytes == 10 * 1024 * 1024
+    assert settings.rejected_log_limit == 10_000
+    assert settings.delivery_retention_days == 30
+    assert not settings.inspector_enabled
+    assert settings.encryption_keys == ()
+    assert settings.descriptor_template.name == "atlassian-connect.json.j2"
+
+
+def test_base_url_with_prefix() -> None:
+    settings = load({"ADDON_BASE_URL": "https://example.com/jira-addon/"})
+    assert settings.base_url == "https://example.com/jira-addon"
+    assert settings.base_path == "/jira-addon"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ADDON_BASE_URL", "example.com"),
+        ("ADDON_BASE_URL", "ftp://example.com"),
+        ("ADDON_BASE_URL", "https://example.com/?a=1"),
+        ("ADDON_BASE_URL", "https://example.com:99999"),
+        ("ADDON_KEY", "has space"),
+        ("ADDON_KEY", "k" * 65),
+        ("ADDON_DESCRIPTOR_TEMPLATE", "/no/such/template.j2"),
+        ("DATABASE_URL", "mysql://localhost/db"),
+        ("DATABASE_URL", "sqlite://"),
+        ("PORT", "eighty"),
+        ("PORT", "70000"),
+        ("JWT_LEEWAY_SECONDS", "-1"),
+        ("CONNECT_INSTALL_KEYS_URL", "not a url"),
+        ("ADDON_ENCRYPTION_KEY", "too-short"),
+        ("MAX_BODY_BYTES", "1"),
+        ("ADDON_HANDLERS", "no colon"),
+        ("ADDON_WORKER", "sometimes"),
+        ("SQLITE_SYNCHRONOUS", "OFF"),
+    ],
+)
+def test_invalid_values_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load({variable: value})
+    assert str(error.value).startswith(f"{variable}: ")
+    assert "\n" not in str(error.value)
+
+
+def test_database_password_is_not_echoed() -> None:
+    with pytest.raises(SettingsError) as error:
+        load({"DATABASE_URL": "mysql://user:hunter2@localhost/db"})
+    assert "hunter2" not in str(error.value)
+
+
+def test_inspector_credentials_come_together() -> None:
+    with pytest.raises(SettingsError, match="INSPECTOR_USERNAME and INSPECTOR_PASSWORD"):
+        load({"INSPECTOR_USERNAME": "admin"})
+    assert load({"INSPECTOR_USERNAME": "a", "INSPECTOR_PASSWORD": "b"}).inspector_enabled
+
+
+def test_encryption_keys_list(tmp_path: Path) -> None:
+    from addon.store import generate_key
+
+    first, second = generate_key(), generate_key()
+    settings = load({"ADDON_ENCRYPTION_KEY": f"{first}, {second}"})
+    assert len(settings.encryption_keys) == 2
+    assert all(len(key) == 32 for key in settings.encryption_keys)
+
+
+def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("ADDON_KEY=from-file\nPORT=9000\n")
+    settings = load({"PORT": "9100"}, env_file=env_file)
+    assert settings.key == "from-file"
+    assert settings.port == 9100
