@@ -105,5 +105,3 @@ def load_handlers(spec: str) -> Handlers:
     if not isinstance(value, Handlers):
         raise HandlersError(f"ADDON_HANDLERS: {spec!r} is a {type(value).__name__}, not Handlers")
     return value
-
-

@@ -107,7 +107,7 @@ def rejection_record(
         try:
             canonical = canonical_request(request.method, request.target, base_url)
             qsh = query_string_hash(request.method, request.target, base_url)
-        except Exception:  # noqa: BLE001 - a hostile target must not break the record
+        except Exception:
             canonical = qsh = None
     return NewDelivery(
         received_at=request.received_at,
@@ -276,4 +276,3 @@ def _claimed_issuer(token: str | None) -> str | None:
         return None
     issuer = claims.get("iss")
     return issuer[:256] if isinstance(issuer, str) else None
-

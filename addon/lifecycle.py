@@ -39,7 +39,9 @@ class Lifecycle:
 
     def _payload(self, request: Incoming, required: tuple[str, ...]) -> dict[str, Any]:
         payload = parse_json_object(request.body, what="lifecycle payload")
-        missing = [name for name in required if not isinstance(payload.get(name), str) or not payload[name]]
+        missing = [
+            name for name in required if not isinstance(payload.get(name), str) or not payload[name]
+        ]
         if missing:
             raise BadRequest(
                 f"the lifecycle payload lacks {', '.join(missing)}", code="invalid_payload"

@@ -9,7 +9,15 @@ from collections.abc import Iterable, Mapping
 __all__ = ["AccessLogFilter", "install_log_filter", "mask_jwt", "safe_headers"]
 
 MAX_HEADER_VALUE = 2_048
-_CREDENTIAL_WORDS = ("authorization", "cookie", "token", "secret", "signature", "password", "api-key")
+_CREDENTIAL_WORDS = (
+    "authorization",
+    "cookie",
+    "token",
+    "secret",
+    "signature",
+    "password",
+    "api-key",
+)
 _JWT_PARAM = re.compile(r"((?:^|[?&])jwt=)[^&#\s]*", re.IGNORECASE)
 
 

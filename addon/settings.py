@@ -95,17 +95,23 @@ def load_settings(
         base_url=read("ADDON_BASE_URL", _base_url, defaults.base_url),
         key=read("ADDON_KEY", _addon_key, defaults.key),
         name=read("ADDON_NAME", _non_empty, defaults.name),
-        descriptor_template=read("ADDON_DESCRIPTOR_TEMPLATE", _readable_file, defaults.descriptor_template),
+        descriptor_template=read(
+            "ADDON_DESCRIPTOR_TEMPLATE", _readable_file, defaults.descriptor_template
+        ),
         database_url=read("DATABASE_URL", _database_url, defaults.database_url),
         host=read("HOST", _non_empty, defaults.host),
         port=read("PORT", _port, defaults.port),
-        jwt_leeway_seconds=read("JWT_LEEWAY_SECONDS", _bounded_int(0, 600), defaults.jwt_leeway_seconds),
+        jwt_leeway_seconds=read(
+            "JWT_LEEWAY_SECONDS", _bounded_int(0, 600), defaults.jwt_leeway_seconds
+        ),
         install_keys_url=read("CONNECT_INSTALL_KEYS_URL", _http_url, defaults.install_keys_url),
         encryption_keys=read("ADDON_ENCRYPTION_KEY", _encryption_keys, defaults.encryption_keys),
         inspector_username=read("INSPECTOR_USERNAME", _non_empty, None),
         inspector_password=read("INSPECTOR_PASSWORD", _non_empty, None),
         max_body_bytes=read("MAX_BODY_BYTES", _bounded_int(1024, 1 << 31), defaults.max_body_bytes),
-        rejected_log_limit=read("REJECTED_LOG_LIMIT", _bounded_int(0, 10**8), defaults.rejected_log_limit),
+        rejected_log_limit=read(
+            "REJECTED_LOG_LIMIT", _bounded_int(0, 10**8), defaults.rejected_log_limit
+        ),
         delivery_retention_days=read(
             "DELIVERY_RETENTION_DAYS", _bounded_int(1, 36500), defaults.delivery_retention_days
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -24,7 +25,7 @@ logger = logging.getLogger("addon.worker")
 
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> float:
     """Seconds to wait after failed attempt number `attempt` (1-based): exponential, jittered."""
-    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    delay: float = min(cap, base * 2.0 ** max(0, attempt - 1))
     return delay * random.uniform(0.5, 1.0)
 
 
@@ -111,11 +112,14 @@ class Worker:
         for delivery in claimed:
             task = asyncio.create_task(self._run(delivery), name=f"addon-handler-{delivery.id}")
             self._running[delivery.id] = task
-            task.add_done_callback(lambda _, key=delivery.id: self._running.pop(key, None))
+            task.add_done_callback(functools.partial(self._forget, delivery.id))
             tasks.append(task)
         if wait and tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         return len(claimed)
+
+    def _forget(self, delivery_id: int, task: asyncio.Task[None]) -> None:
+        self._running.pop(delivery_id, None)
 
     async def _renew(self) -> None:
         while True:
@@ -153,8 +157,11 @@ class Worker:
             error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             detail = "".join(traceback.format_exception(exc))[-3000:]
             give_up = delivery.attempts >= self.max_attempts
-            retry_at = None if give_up else time.time() + backoff(
-                delivery.attempts, base=self.backoff_base, cap=self.backoff_cap
+            retry_at = (
+                None
+                if give_up
+                else time.time()
+                + backoff(delivery.attempts, base=self.backoff_base, cap=self.backoff_cap)
             )
             logger.warning(
                 "handler failed for delivery %s (attempt %s/%s): %s",

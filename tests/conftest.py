@@ -34,7 +34,7 @@ def _postgres_admin() -> object:
 
     try:
         asyncio.run(probe())
-    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+    except Exception as exc:
         return exc
     return None
 

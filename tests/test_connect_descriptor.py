@@ -76,7 +76,7 @@ def test_unknown_event_is_a_warning_with_close_names(
 def test_broken_template_and_key_mismatch(tmp_path: Path) -> None:
     with pytest.raises(DescriptorProblem, match="line"):
         render_for(Settings(descriptor_template=template(tmp_path, "{ {{ name }")))
-    with pytest.raises(DescriptorProblem, match="not valid JSON|JSON"):
+    with pytest.raises(DescriptorProblem, match=r"not valid JSON|JSON"):
         render_for(Settings(descriptor_template=template(tmp_path, '{"key": {{ key }},}')))
     fixed_key = DEFAULT.read_text().replace('"key": {{ key }}', '"key": "other"', 1)
     with pytest.raises(DescriptorProblem, match="ADDON_KEY"):

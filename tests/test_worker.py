@@ -45,7 +45,7 @@ async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 10.0)
 
 
 async def states(store: Store) -> Counter[str]:
-    return Counter((await store.queue.counts()))
+    return Counter(await store.queue.counts())
 
 
 def test_backoff_grows_and_is_capped() -> None:
@@ -124,7 +124,10 @@ def test_handler_that_always_fails_is_marked_failed(database_url: str) -> None:
         stored = await store.deliveries.get(recorded.id)
         assert stored is not None
         assert stored.attempts == 3
-        assert stored.last_error is not None and "ValueError: the handler is broken" in stored.last_error
+        assert (
+            stored.last_error is not None
+            and "ValueError: the handler is broken" in stored.last_error
+        )
 
     run(database_url, scenario)
 

@@ -24,7 +24,9 @@ def register(commands: Any) -> None:
     rotate.set_defaults(run=run_rotate)
 
     tenants = commands.add_parser("tenants", help="installed Jira sites")
-    tenant_commands = tenants.add_subparsers(dest="tenants_command", metavar="ACTION", required=True)
+    tenant_commands = tenants.add_subparsers(
+        dest="tenants_command", metavar="ACTION", required=True
+    )
     listing = tenant_commands.add_parser("list", help="list tenants (never their secrets)")
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(run=run_list)

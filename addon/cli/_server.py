@@ -36,7 +36,9 @@ def register(commands: Any) -> None:
     describe = commands.add_parser("descriptor", help="print the rendered descriptor")
     describe.set_defaults(run=run_descriptor)
 
-    worker = commands.add_parser("worker", help="run handlers in this process (ADDON_WORKER=external)")
+    worker = commands.add_parser(
+        "worker", help="run handlers in this process (ADDON_WORKER=external)"
+    )
     worker.set_defaults(run=run_worker)
 
 
@@ -84,7 +86,9 @@ def run_serve(args: argparse.Namespace) -> int:
 def run_worker(args: argparse.Namespace) -> int:
     settings, _ = load()
     if not settings.handlers:
-        raise CliError("ADDON_HANDLERS: set it to the handlers to run, e.g. myapp.handlers:handlers")
+        raise CliError(
+            "ADDON_HANDLERS: set it to the handlers to run, e.g. myapp.handlers:handlers"
+        )
     try:
         handlers = load_handlers(settings.handlers)
     except HandlersError as exc:

@@ -190,9 +190,10 @@ async def connect_database(url: str, *, synchronous: str = "NORMAL") -> Db:
     try:
         await asyncio.wait_for(database.connect(), timeout=10)
         await db.ping()
-    except (StoreUnavailable, *_DRIVER_ERRORS) as exc:
+    except StoreUnavailable:
         await db.disconnect()
-        if isinstance(exc, StoreUnavailable):
-            raise
+        raise
+    except _DRIVER_ERRORS as exc:
+        await db.disconnect()
         raise StoreUnavailable(f"cannot connect to the database: {_describe(exc)}") from exc
     return db

@@ -28,8 +28,7 @@ _COLUMNS = (
     "project_key", "sprint_id", "actor", "handler_state", "next_attempt_at", "duplicate_of",
 )  # fmt: skip
 _INSERT = (
-    f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
+    f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 )
 _INSERT_KEY = "INSERT INTO delivery_keys (search_key, delivery_id) VALUES (?, ?)"
 

@@ -21,7 +21,9 @@ async def read_body(request: Request, limit: int) -> bytes:
         except ValueError:
             raise BadRequest("Content-Length is not a number", code="bad_content_length") from None
         if size > limit:
-            raise PayloadTooLarge(f"the body is {size} bytes; the limit is {limit} (MAX_BODY_BYTES)")
+            raise PayloadTooLarge(
+                f"the body is {size} bytes; the limit is {limit} (MAX_BODY_BYTES)"
+            )
     chunks: list[bytes] = []
     received = 0
     async for chunk in request.stream():

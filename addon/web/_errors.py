@@ -18,7 +18,12 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_la
 
 
 def error_response(
-    status: int, code: str, reason: str, *, realm: str | None = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    reason: str,
+    *,
+    realm: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     extra = dict(headers or {})
     if status == 401 and realm is not None:

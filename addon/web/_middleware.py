@@ -53,7 +53,10 @@ class BasePathMiddleware:
                 {
                     "type": "http.response.start",
                     "status": 404,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
                 }
             )
             await send({"type": "http.response.body", "body": body})
@@ -62,7 +65,9 @@ class BasePathMiddleware:
 class SecurityHeadersMiddleware:
     """Add CSP, X-Frame-Options and friends to every HTML answer (and `no-store` under `private`)."""
 
-    def __init__(self, app: ASGIApp, *, private_prefixes: tuple[str, ...] = ("/inspector",)) -> None:
+    def __init__(
+        self, app: ASGIApp, *, private_prefixes: tuple[str, ...] = ("/inspector",)
+    ) -> None:
         self.app = app
         self.private_prefixes = private_prefixes
 

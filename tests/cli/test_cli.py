@@ -16,9 +16,15 @@ from tests.support.live import ROOT, free_port
 ADDON = Path(sys.executable).parent / "addon"
 
 
-def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("ADDON_", "INSPECTOR_", "DATABASE_URL"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("ADDON_", "INSPECTOR_", "DATABASE_URL"))
+        },
         "PYTHONPATH": str(ROOT),
         **(env or {}),
     }
@@ -37,10 +43,20 @@ def test_readme_start_command_serves_on_its_port(tmp_path: Path) -> None:
         unavailable("the `addon` console script", f"{ADDON} (pip install -e . creates it)")
     port = free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("ADDON_", "INSPECTOR_", "DATABASE_URL"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("ADDON_", "INSPECTOR_", "DATABASE_URL"))
+        },
         "PORT": str(port),
     }
-    process = subprocess.Popen([str(ADDON), "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(ADDON), "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         import time
 
@@ -65,7 +81,7 @@ def test_readme_start_command_serves_on_its_port(tmp_path: Path) -> None:
 def test_descriptor_command_equals_the_served_descriptor(tmp_path: Path) -> None:
     from tests.support.live import LiveServer
 
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/a.db", "ADDON_NAME": "Ünïcode \"quoted\" add-on"}
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/a.db", "ADDON_NAME": 'Ünïcode "quoted" add-on'}
     with LiveServer(env, log_dir=tmp_path) as server:
         served = httpx.get(server.base_url + "/atlassian-connect.json")
         assert served.headers["content-type"].startswith("application/json")
@@ -84,7 +100,9 @@ def test_descriptor_command_equals_the_served_descriptor(tmp_path: Path) -> None
         ({"ADDON_DESCRIPTOR_TEMPLATE": "/no/such/file"}, "ADDON_DESCRIPTOR_TEMPLATE: "),
     ],
 )
-def test_bad_configuration_stops_serve_with_one_line(tmp_path: Path, env: dict[str, str], expected: str) -> None:
+def test_bad_configuration_stops_serve_with_one_line(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
     result = run("serve", "--port", str(free_port()), env=env, cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -97,7 +115,12 @@ def test_wrong_encryption_key_stops_serve_with_one_line(tmp_path: Path) -> None:
     from addon.store import generate_key
 
     database = f"sqlite:///{tmp_path}/k.db"
-    first = run("tenants", "list", env={"DATABASE_URL": database, "ADDON_ENCRYPTION_KEY": generate_key()}, cwd=tmp_path)
+    first = run(
+        "tenants",
+        "list",
+        env={"DATABASE_URL": database, "ADDON_ENCRYPTION_KEY": generate_key()},
+        cwd=tmp_path,
+    )
     assert first.returncode == 0, first.stderr
     import asyncio
 
@@ -107,14 +130,28 @@ def test_wrong_encryption_key_stops_serve_with_one_line(tmp_path: Path) -> None:
         import base64
 
         key = generate_key()
-        store = await open_store(database, keys=(base64.urlsafe_b64decode(key + "=" * (-len(key) % 4)),))
+        store = await open_store(
+            database, keys=(base64.urlsafe_b64decode(key + "=" * (-len(key) % 4)),)
+        )
         await store.tenants.save_installation(
-            {"key": "k", "clientKey": "c-1", "sharedSecret": "s", "baseUrl": "https://x.atlassian.net"}, iat=1
+            {
+                "key": "k",
+                "clientKey": "c-1",
+                "sharedSecret": "s",
+                "baseUrl": "https://x.atlassian.net",
+            },
+            iat=1,
         )
         await store.db.disconnect()
 
     asyncio.run(install())
-    result = run("serve", "--port", str(free_port()), env={"DATABASE_URL": database, "ADDON_ENCRYPTION_KEY": generate_key()}, cwd=tmp_path)
+    result = run(
+        "serve",
+        "--port",
+        str(free_port()),
+        env={"DATABASE_URL": database, "ADDON_ENCRYPTION_KEY": generate_key()},
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("addon: ADDON_ENCRYPTION_KEY: tenant c-1")
     assert len(result.stderr.strip().splitlines()) == 1

@@ -122,7 +122,7 @@ def test_wrong_key_is_a_clear_startup_error(database_url: str) -> None:
         await store.tenants.save_installation(payload(), iat=1)
 
     with_store(database_url, install, (raw_key(KEY_A),))
-    with pytest.raises(DecryptionError, match="client-1.*ADDON_ENCRYPTION_KEY does not contain"):
+    with pytest.raises(DecryptionError, match=r"client-1.*ADDON_ENCRYPTION_KEY does not contain"):
         with_store(database_url, lambda store: asyncio.sleep(0), (raw_key(KEY_B),))
     with pytest.raises(DecryptionError, match="client-1"):
         with_store(database_url, lambda store: asyncio.sleep(0), ())

@@ -39,7 +39,9 @@ def test_concurrent_deliveries_one_accepted_per_identifier(database_url: str) ->
             assert counts == {DeliveryStatus.ACCEPTED: 50, DeliveryStatus.DUPLICATE: 450}
             ids = [r.id for r in results]
             assert len(set(ids)) == 500
-            rows = await store.db.fetch_all("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
+            rows = await store.db.fetch_all(
+                "SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status"
+            )
             assert {r["status"]: int(r["n"]) for r in rows} == {"accepted": 50, "duplicate": 450}
         finally:
             await store.close()

@@ -56,7 +56,9 @@ class Jira:
                 else:
                     token = site.token(addon_base_url=self.base_url, target=target)
             headers["Authorization"] = f"JWT {token}"
-        return httpx.post(self.base_url + target, content=json.dumps(body), headers=headers, timeout=10)
+        return httpx.post(
+            self.base_url + target, content=json.dumps(body), headers=headers, timeout=10
+        )
 
     def install(self, site: SimulatedSite | None = None) -> SimulatedSite:
         site = site or self.site()

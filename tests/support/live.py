@@ -68,7 +68,9 @@ class LiveServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.log()}")
+                raise RuntimeError(
+                    f"the server exited with {self.process.returncode}:\n{self.log()}"
+                )
             try:
                 if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
                     return self
@@ -101,6 +103,9 @@ class LiveServer:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()

@@ -36,7 +36,11 @@ def server_env(directory: Path) -> dict[str, str]:
 
 
 def event_of(path: Path) -> str:
-    return path.name.split("__", 1)[0].replace("_", ":", 1) if path.name.startswith("jira_") else path.name.split("__", 1)[0]
+    return (
+        path.name.split("__", 1)[0].replace("_", ":", 1)
+        if path.name.startswith("jira_")
+        else path.name.split("__", 1)[0]
+    )
 
 
 def modules(jira: Jira) -> dict[str, descriptor.WebhookModule]:
@@ -79,7 +83,9 @@ def test_every_fixture_is_accepted_with_its_context(jira: Jira, site: Any, fixtu
 
 def test_context_extracted_from_url(jira: Jira, site: Any) -> None:
     target = "/webhooks/jira/issue-updated?issueKey=PRJ-7&issueId=10001&projectKey=PRJ&projectId=10000&user_id=admin"
-    response = jira.webhook(site, target, {"webhookEvent": "jira:issue_updated"}, identifier="ctx-1")
+    response = jira.webhook(
+        site, target, {"webhookEvent": "jira:issue_updated"}, identifier="ctx-1"
+    )
     assert response.status_code == 204, response.text
     [stored] = jira.deliveries(q="ctx-1")
     assert dict(stored.context) == {
@@ -100,15 +106,23 @@ def test_duplicates_are_recorded_not_reprocessed(jira: Jira, site: Any) -> None:
     statuses = sorted((d.status.value, d.retry) for d in stored)
     assert statuses == [("accepted", 0), ("duplicate", 1), ("duplicate", 2)]
     accepted = next(d for d in stored if d.status is DeliveryStatus.ACCEPTED)
-    assert all(d.duplicate_of == accepted.id for d in stored if d.status is DeliveryStatus.DUPLICATE)
+    assert all(
+        d.duplicate_of == accepted.id for d in stored if d.status is DeliveryStatus.DUPLICATE
+    )
 
 
 def test_replayed_token_is_a_duplicate(jira: Jira, site: Any) -> None:
     target = "/webhooks/jira/issue-created?issueKey=REP-1"
     token = site.token(addon_base_url=jira.base_url, target=target)
     for _ in range(2):
-        assert jira.webhook(site, target, {"a": 1}, identifier="replay-1", token=token).status_code == 204
-    assert sorted(d.status.value for d in jira.deliveries(q="replay-1")) == ["accepted", "duplicate"]
+        assert (
+            jira.webhook(site, target, {"a": 1}, identifier="replay-1", token=token).status_code
+            == 204
+        )
+    assert sorted(d.status.value for d in jira.deliveries(q="replay-1")) == [
+        "accepted",
+        "duplicate",
+    ]
 
 
 def test_without_identifier_every_delivery_is_accepted(jira: Jira, site: Any) -> None:
@@ -207,7 +221,9 @@ def test_context_qsh_refused(jira: Jira, site: Any) -> None:
 
 def test_unknown_tenant_refused_and_logged(jira: Jira) -> None:
     stranger = jira.site()
-    response = jira.webhook(stranger, "/webhooks/jira/issue-updated?issueKey=X-9", {"a": 1}, identifier="stranger-1")
+    response = jira.webhook(
+        stranger, "/webhooks/jira/issue-updated?issueKey=X-9", {"a": 1}, identifier="stranger-1"
+    )
     refused(response, 401, "unknown_tenant")
     rejected = [d for d in jira.deliveries(status="rejected") if d.webhook_id == "stranger-1"]
     assert len(rejected) == 1
@@ -221,7 +237,9 @@ def test_unknown_tenant_refused_and_logged(jira: Jira) -> None:
 
 def test_rejection_keeps_at_most_64_kib_of_body(jira: Jira, site: Any) -> None:
     body = b'{"pad": "' + b"x" * 150_000 + b'"}'
-    response = jira.webhook(site, "/webhooks/jira/issue-updated", body, token="", identifier="big-rejected")
+    response = jira.webhook(
+        site, "/webhooks/jira/issue-updated", body, token="", identifier="big-rejected"
+    )
     refused(response, 401, "missing_token")
     [record] = [d for d in jira.deliveries(status="rejected") if d.webhook_id == "big-rejected"]
     assert record.body_size == len(body)
@@ -231,7 +249,9 @@ def test_rejection_keeps_at_most_64_kib_of_body(jira: Jira, site: Any) -> None:
 def test_disabled_tenant_deliveries_ignored(jira: Jira) -> None:
     site = jira.install()
     assert jira.lifecycle(site, "disabled").status_code == 204
-    response = jira.webhook(site, "/webhooks/jira/issue-updated?issueKey=OFF-1", {"a": 1}, identifier="off-1")
+    response = jira.webhook(
+        site, "/webhooks/jira/issue-updated?issueKey=OFF-1", {"a": 1}, identifier="off-1"
+    )
     assert response.status_code == 204, response.text
     [stored] = jira.deliveries(q="off-1")
     assert stored.status is DeliveryStatus.IGNORED

@@ -68,7 +68,9 @@ def test_install_with_wrong_audience_refused(jira: Jira) -> None:
         jira.base_url + "/other",
         "xx" + jira.base_url,
     ):
-        token = encode_rs256(install_claims(jira, site, aud=[audience]), site.private_key_pem, site.kid)
+        token = encode_rs256(
+            install_claims(jira, site, aud=[audience]), site.private_key_pem, site.kid
+        )
         refused(jira.lifecycle(site, "installed", token=token), 401, "audience_mismatch")
     assert jira.tenant(site.client_key) is None
 
@@ -133,7 +135,14 @@ def test_install_payload_problems_are_400(jira: Jira) -> None:
     site = jira.site()
     for payload, code in (
         ({**site.lifecycle_payload("installed", ADDON_KEY), "key": "someone-else"}, "wrong_addon"),
-        ({k: v for k, v in site.lifecycle_payload("installed", ADDON_KEY).items() if k != "sharedSecret"}, "invalid_payload"),
+        (
+            {
+                k: v
+                for k, v in site.lifecycle_payload("installed", ADDON_KEY).items()
+                if k != "sharedSecret"
+            },
+            "invalid_payload",
+        ),
     ):
         refused(jira.lifecycle(site, "installed", payload=payload), 400, code)
 
@@ -144,7 +153,9 @@ def test_reinstall_rotates_secret(jira: Jira) -> None:
     assert jira.webhook(site, target, {"webhookEvent": "jira:issue_updated"}).status_code == 204
     rotated = site.with_secret(SimulatedSite.new_secret())
     jira.install(rotated)
-    refused(jira.webhook(site, target, {"webhookEvent": "jira:issue_updated"}), 401, "invalid_signature")
+    refused(
+        jira.webhook(site, target, {"webhookEvent": "jira:issue_updated"}), 401, "invalid_signature"
+    )
     assert jira.webhook(rotated, target, {"webhookEvent": "jira:issue_updated"}).status_code == 204
 
 

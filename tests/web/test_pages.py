@@ -47,7 +47,9 @@ def test_served_under_a_prefix_stripped_by_the_proxy(tmp_path: Path) -> None:
         "DATABASE_URL": f"sqlite:///{tmp_path}/r.db",
         "ADDON_BASE_URL": f"http://127.0.0.1:{port}/jira-addon",
     }
-    with LiveServer(env, log_dir=tmp_path, port=port, args=("--root-path", "/jira-addon")) as server:
+    with LiveServer(
+        env, log_dir=tmp_path, port=port, args=("--root-path", "/jira-addon")
+    ) as server:
         descriptor = httpx.get(server.url + "/atlassian-connect.json").json()
         assert descriptor["baseUrl"] == server.url + "/jira-addon"
         page = httpx.get(server.url + "/")
@@ -72,7 +74,9 @@ def test_signed_install_and_webhook_under_a_prefix_both_ways(tmp_path: Path) -> 
             }
             args = ("--root-path", "/jira-addon") if stripped else ()
             prefix = "" if stripped else "/jira-addon"
-            with LiveServer(env, log_dir=tmp_path, port=port, args=args, base_path=prefix) as server:
+            with LiveServer(
+                env, log_dir=tmp_path, port=port, args=args, base_path=prefix
+            ) as server:
                 jira = Jira(server=server, keys=keys, database_url=database)
                 addon_base = env["ADDON_BASE_URL"]
                 site = jira.site()
