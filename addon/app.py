@@ -16,7 +16,7 @@ from addon.handlers import Handlers, load_handlers
 from addon.redact import install_log_filter
 from addon.services import start_services, stop_services, templates_directory
 from addon.settings import Settings, load_settings
-from addon.web import _connect, _pages
+from addon.web import _connect, _pages, _sources
 from addon.web._errors import exception_handlers
 from addon.web._middleware import BasePathMiddleware, SecurityHeadersMiddleware
 
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, *, handlers: Handlers | None = 
         *_pages.routes,
         Mount("/static", StaticFiles(directory=templates_directory() / "static"), name="static"),
         *_connect.lifecycle_routes(rendered.lifecycle),
+        Route(_sources.PATH, _sources.webhook_endpoint, methods=ANY_METHOD, name="sources"),
         Route("/{path:path}", _connect.webhook_endpoint, methods=ANY_METHOD, name="webhooks"),
     ]
     app = Starlette(
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None, *, handlers: Handlers | None = 
             Middleware(BasePathMiddleware, base_path=settings.base_path),
             Middleware(SecurityHeadersMiddleware),
         ],
-        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        exception_handlers=exception_handlers,
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -15,10 +15,11 @@ from addon.connect_descriptor import RenderedDescriptor
 from addon.handlers import Handlers
 from addon.ingest import Ingest
 from addon.lifecycle import Lifecycle
+from addon.retention import Retention
 from addon.settings import Settings
+from addon.sources import SourceIngest, Sources, secure_source_secrets
 from addon.store import HandlerState, Store, open_store
 from addon.tenancy import TenantCache
-from addon.retention import Retention
 from addon.worker import Worker
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
 logger = logging.getLogger("addon")
 
 REPO_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-PACKAGED_TEMPLATES = Path(__file__).resolve().parent / "_data" / "templates"
+PACKAGED_TEMPLATES = Path(__file__).resolve().parent / "_templates"
 
 
 def templates_directory() -> Path:
@@ -57,6 +58,7 @@ class Services:
     tenants: TenantCache
     lifecycle: Lifecycle
     ingest: Ingest
+    sources: SourceIngest
     handlers: Handlers
     worker: Worker | None
     http: httpx.AsyncClient
@@ -81,6 +83,11 @@ async def start_services(
         handler_state=HandlerState.PENDING if len(handlers) else HandlerState.NONE,
         on_committed=lambda: worker_holder[0].wake() if worker_holder else None,
     )
+    try:
+        await secure_source_secrets(store.db, store.box, encrypt_plaintext=True)
+    except BaseException:
+        await store.db.disconnect()
+        raise
     http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
     tenants = TenantCache(store, ttl=settings.tenant_cache_seconds)
     keys = InstallKeyFetcher(base_url=settings.install_keys_url, client=http)
@@ -108,6 +115,7 @@ async def start_services(
             tenants=tenants,
             webhooks=rendered.webhooks,
         ),
+        sources=SourceIngest(sources=Sources(store.db, store.box), writer=store.writer),
         handlers=handlers,
         worker=worker,
         http=http,

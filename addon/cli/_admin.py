@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from addon.cli._common import CliError, load, run_with_store
+from addon.sources import Sources
 from addon.store import Store, generate_key
 
 __all__ = ["register"]
@@ -46,7 +47,7 @@ def run_rotate(args: argparse.Namespace) -> int:
         raise CliError("ADDON_ENCRYPTION_KEY: set it (new key first, old keys after) to rotate")
 
     async def rotate(store: Store) -> int:
-        return await store.tenants.reencrypt()
+        return await store.tenants.reencrypt() + await Sources(store.db, store.box).reencrypt()
 
     changed = run_with_store(settings, rotate)
     print(f"re-encrypted {changed} secret(s) with the first key")

@@ -9,6 +9,7 @@ from typing import TypeVar
 from addon.connect_descriptor import DescriptorProblem, RenderedDescriptor, render_for
 from addon.handlers import HandlersError
 from addon.settings import Settings, SettingsError, load_settings
+from addon.sources import secure_source_secrets
 from addon.store import DecryptionError, Store, StoreUnavailable, open_store
 
 __all__ = ["CliError", "load", "run_with_store"]
@@ -40,6 +41,7 @@ def run_with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) 
             settings.database_url, keys=settings.encryption_keys, encrypt_existing=False
         )
         try:
+            await secure_source_secrets(store.db, store.box, encrypt_plaintext=False)
             return await action(store)
         finally:
             await store.db.disconnect()
