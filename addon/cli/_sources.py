@@ -63,6 +63,12 @@ def register(commands: Any) -> None:
         action="store_true",
         help="read the secret from standard input instead of generating one",
     )
+    add.add_argument(
+        "--url-template",
+        metavar="QUERY",
+        help="Jira ${...} variables to append to the URL, e.g. '?issueKey=${issue.key}'; "
+        "their values become the delivery's context",
+    )
     add.set_defaults(run=run_add)
 
     listing = actions.add_parser("list", help="list sources (never their secrets)")
@@ -164,7 +170,7 @@ def instructions(source: Source, secret: str, base_url: str) -> str:
         f"Added source {source.name} ({source.mode.value}).",
         "",
         "In Jira, create a webhook (Settings > System > WebHooks) with:",
-        f"  URL:     {webhook_url(base_url, source.key)}",
+        f"  URL:     {webhook_url(base_url, source.key)}{source.url_template or ''}",
         *_credential_lines(source, secret),
         _events_line(source),
         '  Leave "Exclude body" unchecked: the body is what is verified and handled.',
@@ -183,7 +189,12 @@ def run_add(args: argparse.Namespace) -> int:
 
     async def add(store: Store) -> Source:
         return await Sources(store.db, store.box).add(
-            args.name, mode, secret, header=args.header, events=events
+            args.name,
+            mode,
+            secret,
+            header=args.header,
+            events=events,
+            url_template=args.url_template,
         )
 
     try:
@@ -201,7 +212,7 @@ def _row(source: Source, base_url: str, now: float) -> dict[str, Any]:
         "mode": source.mode.value,
         "header": source.credential_header,
         "events": list(source.events) if source.events is not None else None,
-        "url": webhook_url(base_url, source.key),
+        "url": webhook_url(base_url, source.key) + (source.url_template or ""),
         "created_at": _when(source.created_at),
         "rotated_at": _when(source.rotated_at),
         "previous_secret_until": _when(until),

@@ -15,7 +15,13 @@ from addon.incoming import Incoming, parse_json_object
 from addon.ingest import accepted_record, rejection_record
 from addon.redact import mask_jwt
 from addon.sources._errors import MissingEvent, UnknownSource
-from addon.sources._repository import Source, SourceMode, Sources, new_secret
+from addon.sources._repository import (
+    Source,
+    SourceMode,
+    Sources,
+    context_from_url,
+    new_secret,
+)
 from addon.sources._verify import (
     SIGNATURE_HEADER,
     hash_token,
@@ -116,7 +122,7 @@ class SourceIngest:
             origin_kind=ORIGIN_KIND,
             origin=source.name,
             event=event,
-            context={},
+            context=context_from_url(source, request.query),
             payload=payload,
             status=status,
             reason=reason,

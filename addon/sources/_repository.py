@@ -22,6 +22,7 @@ from addon.sources._verify import SIGNATURE_HEADER, hash_token
 from addon.store import DecryptionError, SecretBox
 from addon.store._crypto import is_encrypted
 from addon.store._db import Conflict, Db, Row
+from descriptor import DescriptorError, UrlTemplate
 
 __all__ = [
     "DEFAULT_TOKEN_HEADER",
@@ -95,6 +96,7 @@ class Source:
     previous_expires_at: float | None
     secret: str = field(repr=False)
     previous_secret: str | None = field(repr=False)
+    url_template: str | None = None
 
     @property
     def credential_header(self) -> str:
@@ -177,6 +179,33 @@ def check_events(events: Iterable[str] | None) -> tuple[str, ...] | None:
     return names
 
 
+def check_url_template(template: str | None) -> str | None:
+    """A query with Jira's ${...} variables (e.g. `?issueKey=${issue.key}`), or None."""
+    if template is None or not template.strip():
+        return None
+    template = template.strip()
+    if not template.startswith("?"):
+        raise SourceError(
+            "the URL template is the query Jira appends to the source URL and starts with '?', "
+            "e.g. ?issueKey=${issue.key}&projectKey=${project.key}"
+        )
+    try:
+        parsed = UrlTemplate.parse(SOURCE_PATH + "x" + template)
+    except DescriptorError as exc:
+        raise SourceError(f"the URL template is not valid: {exc}") from None
+    if not parsed.parameters:
+        raise SourceError("the URL template names no ${...} variable")
+    return template
+
+
+def context_from_url(source: Source, query: str) -> dict[str, str]:
+    """The values Jira substituted into the source's URL template, percent-decoded."""
+    if source.url_template is None:
+        return {}
+    template = UrlTemplate.parse(SOURCE_PATH + "x" + source.url_template)
+    return template.match(SOURCE_PATH + "x", query) or {}
+
+
 def check_secret(mode: SourceMode, secret: str) -> str:
     """A secret fit for `mode`: long enough, no control characters; no whitespace in a header."""
     if not MIN_SECRET_LENGTH <= len(secret) <= MAX_SECRET_LENGTH:
@@ -214,6 +243,7 @@ class Sources:
             previous_expires_at=row["previous_expires_at"],
             secret=row["secret"],
             previous_secret=row["previous_secret"],
+            url_template=row["url_template"],
         )
 
     async def add(
@@ -226,9 +256,11 @@ class Sources:
         events: Iterable[str] | None = None,
         key: str | None = None,
         now: float | None = None,
+        url_template: str | None = None,
     ) -> Source:
         """Create a source; raises `SourceError` (`DuplicateSource` if the name is taken)."""
         check_name(name)
+        url_template = check_url_template(url_template)
         stored_header = check_header(mode, header)
         allowed = check_events(events)
         check_secret(mode, secret)
@@ -238,8 +270,8 @@ class Sources:
         try:
             await self._db.execute(
                 """INSERT INTO sources (source_key, name, mode, header, events, secret,
-                       previous_secret, previous_expires_at, created_at, rotated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, NULL)""",
+                       previous_secret, previous_expires_at, created_at, rotated_at, url_template)
+                   VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, NULL, ?)""",
                 (
                     key,
                     name,
@@ -248,6 +280,7 @@ class Sources:
                     json.dumps(list(allowed)) if allowed is not None else None,
                     self._seal(mode, secret, key),
                     time.time() if now is None else now,
+                    url_template,
                 ),
             )
         except Conflict:

@@ -122,8 +122,11 @@ _V1 = _both(
     "CREATE INDEX delivery_keys_by_delivery ON delivery_keys (delivery_id)",
 )
 
+_V2 = _both("ALTER TABLE sources ADD COLUMN url_template TEXT")
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
+    Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
 )
 
 

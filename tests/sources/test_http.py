@@ -313,3 +313,44 @@ def test_rotation_with_and_without_grace(site: Site) -> None:
 
     site.cli("sources", "remove", dc)
     refused(site.post(url, DC_BODY, {"X-Webhook-Token": newest.group(1)}), 404, "unknown_source")
+
+
+def test_url_template_values_become_the_context(tmp_path: Path) -> None:
+    """A source's ${...} URL template: Jira substitutes the values; they are the delivery's context."""
+    import asyncio
+
+    from addon.sources import SourceError, SourceMode, Sources
+    from addon.store import open_store
+    from tests.support.connect import read_deliveries
+    from tests.support.live import LiveServer
+
+    database = f"sqlite:///{tmp_path}/template.db"
+    secret = "s" * 32
+
+    async def add() -> str:
+        store = await open_store(database)
+        try:
+            sources = Sources(store.db, store.box)
+            with pytest.raises(SourceError, match="starts with '\\?'"):
+                await sources.add("bad", SourceMode.BEARER, secret, url_template="/x/${issue.key}")
+            source = await sources.add(
+                "templated",
+                SourceMode.BEARER,
+                secret,
+                url_template="?issueKey=${issue.key}&projectKey=${project.key}",
+            )
+            return source.key
+        finally:
+            await store.db.disconnect()
+
+    key = asyncio.run(add())
+    with LiveServer({"DATABASE_URL": database}, log_dir=tmp_path) as server:
+        response = httpx.post(
+            f"{server.base_url}/webhooks/jira/sources/{key}?issueKey=PRJ%2D9&projectKey=PRJ&user_id=x",
+            content=json.dumps({"webhookEvent": "jira:issue_updated"}),
+            headers={"Authorization": f"Bearer {secret}", "X-Atlassian-Webhook-Identifier": "tpl-1"},
+        )
+        assert response.status_code == 204, response.text
+    [stored] = read_deliveries(database, q="tpl-1")
+    assert dict(stored.context) == {"issue.key": "PRJ-9", "project.key": "PRJ"}
+    assert stored.issue_key == "PRJ-9"
