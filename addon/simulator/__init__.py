@@ -1,5 +1,112 @@
-"""Acting as a Jira Cloud site toward a running add-on: install it, send it signed webhooks."""
+"""Acting as a Jira Cloud site toward a running add-on: install it, send it signed webhooks.
 
+    addon simulate install                 # installed (RS256) then enabled (HS256)
+    addon simulate send jira:issue_updated # a signed delivery with Jira's headers
+    addon simulate rotate-secret           # a re-install with a new shared secret
+    addon simulate uninstall               # disabled then uninstalled (RS256)
+
+The site (clientKey, baseUrl, RSA key) and its shared secrets live in a state file readable only
+by its owner, `~/.config/jira-connect-addon/simulator.json` unless --state names another. During
+install and uninstall the site's public key is served at http://127.0.0.1:8765/<kid>; start the
+add-on with CONNECT_INSTALL_KEYS_URL=http://127.0.0.1:8765 so that it fetches it from there.
+"""
+
+from addon.simulator._addon import (
+    CONNECT_VERSION,
+    DEFAULT_ADDON_URL,
+    AddonDescriptor,
+    Answer,
+    fetch_descriptor,
+)
+from addon.simulator._errors import AddonUnreachable, SimulatorError
+from addon.simulator._install import (
+    LifecycleRefused,
+    NotInstalled,
+    install,
+    key_server_hint,
+    uninstall,
+)
+from addon.simulator._keyserver import DEFAULT_KEY_SERVER, KeyServer, KeyServerAddress
+from addon.simulator._payloads import (
+    EXAMPLE_SITE_URL,
+    BuiltPayload,
+    build_payload,
+    example_events,
+    load_example,
+    read_payload_file,
+)
+from addon.simulator._send import (
+    Outcome,
+    Progress,
+    SendOptions,
+    Summary,
+    Target,
+    UnknownEvent,
+    delivery_targets,
+    percentile,
+    render_bar,
+    send,
+    send_deliveries,
+    summarise,
+    webhook_headers,
+)
 from addon.simulator._site import TOKEN_LIFETIME, SimulatedSite
+from addon.simulator._state import (
+    DEFAULT_SITE_URL,
+    DEFAULT_STATE_PATH,
+    Installation,
+    InstallState,
+    SimulatorState,
+    SiteIdentity,
+    StateError,
+    load_state,
+    save_state,
+)
 
-__all__ = ["TOKEN_LIFETIME", "SimulatedSite"]
+__all__ = [
+    "CONNECT_VERSION",
+    "DEFAULT_ADDON_URL",
+    "DEFAULT_KEY_SERVER",
+    "DEFAULT_SITE_URL",
+    "DEFAULT_STATE_PATH",
+    "EXAMPLE_SITE_URL",
+    "TOKEN_LIFETIME",
+    "AddonDescriptor",
+    "AddonUnreachable",
+    "Answer",
+    "BuiltPayload",
+    "InstallState",
+    "Installation",
+    "KeyServer",
+    "KeyServerAddress",
+    "LifecycleRefused",
+    "NotInstalled",
+    "Outcome",
+    "Progress",
+    "SendOptions",
+    "SimulatedSite",
+    "SimulatorError",
+    "SimulatorState",
+    "SiteIdentity",
+    "StateError",
+    "Summary",
+    "Target",
+    "UnknownEvent",
+    "build_payload",
+    "delivery_targets",
+    "example_events",
+    "fetch_descriptor",
+    "install",
+    "key_server_hint",
+    "load_example",
+    "load_state",
+    "percentile",
+    "read_payload_file",
+    "render_bar",
+    "save_state",
+    "send",
+    "send_deliveries",
+    "summarise",
+    "uninstall",
+    "webhook_headers",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 import uuid
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from addon.auth import encode_hs256, encode_rs256, query_string_hash
 
-__all__ = ["SimulatedSite", "TOKEN_LIFETIME"]
+__all__ = ["TOKEN_LIFETIME", "SimulatedSite"]
 
 TOKEN_LIFETIME = 180
 
@@ -55,13 +56,11 @@ class SimulatedSite:
 
     @staticmethod
     def new_secret() -> str:
-        """A shared secret shaped like Atlassian's current ones (a prefix and a long random body)."""
+        """A shared secret shaped like Atlassian's current ones (a prefix, a long random body)."""
         return "ATCOSEC_" + secrets.token_urlsafe(96)
 
     def with_secret(self, secret: str) -> SimulatedSite:
-        return SimulatedSite(
-            self.client_key, self.base_url, secret, self.kid, self.private_key_pem, self.public_key_pem
-        )
+        return dataclasses.replace(self, shared_secret=secret)
 
     def lifecycle_payload(self, event_type: str, addon_key: str) -> dict[str, Any]:
         payload: dict[str, Any] = {
