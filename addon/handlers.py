@@ -19,9 +19,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+import httpx
+
 from addon.ingest import View
 
-__all__ = ["Event", "Handler", "Handlers", "HandlersError", "Origin", "load_handlers"]
+__all__ = [
+    "Event",
+    "Handler",
+    "Handlers",
+    "HandlersError",
+    "NoJiraClient",
+    "Origin",
+    "load_handlers",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +57,26 @@ class Event:
     received_at: datetime
     attempt: int
     extras: Mapping[str, Any] = field(default_factory=dict)
+    client_factory: Callable[[], httpx.AsyncClient] | None = field(default=None, repr=False)
+
+    def jira_client(self) -> httpx.AsyncClient:
+        """A client for the tenant's REST API that signs every request as this add-on.
+
+            async with event.jira_client() as jira:
+                issue = (await jira.get(f"/rest/api/3/issue/{event.view.issue_key}")).json()
+
+        Only for Connect deliveries from an installed tenant; otherwise `NoJiraClient`.
+        """
+        if self.client_factory is None:
+            raise NoJiraClient(
+                f"no signed client for a delivery from {self.origin.kind} {self.origin.key!r}: "
+                "only installed Connect tenants share a secret to sign requests with"
+            )
+        return self.client_factory()
+
+
+class NoJiraClient(RuntimeError):
+    """The event's origin cannot be called back with a Connect JWT."""
 
 
 Handler = Callable[[Event], Awaitable[None]]

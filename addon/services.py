@@ -47,6 +47,7 @@ def worker_for(settings: Settings, store: Store, handlers: Handlers) -> Worker:
         max_attempts=settings.handler_max_attempts,
         lease_seconds=settings.handler_lease_seconds,
         concurrency=settings.handler_concurrency,
+        addon_key=settings.key,
     )
 
 

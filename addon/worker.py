@@ -12,8 +12,12 @@ import socket
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+import httpx
+
+from addon.client import client_for_tenant
 from addon.handlers import Event, Handlers, Origin
 from addon.ingest import normalise
 from addon.store import Delivery, Store, StoreUnavailable
@@ -48,6 +52,7 @@ class Worker:
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
         owner: str | None = None,
+        addon_key: str | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
@@ -57,6 +62,7 @@ class Worker:
         self.concurrency = concurrency
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.addon_key = addon_key
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -104,7 +110,9 @@ class Worker:
         free = self.concurrency - len(self._running)
         if free <= 0:
             await asyncio.wait(list(self._running.values()), return_when=asyncio.FIRST_COMPLETED)
-            return 0
+            free = self.concurrency - len(self._running)  # claim now, not a poll interval later
+            if free <= 0:
+                return 0
         claimed = await self.store.queue.claim(
             self.owner, lease_seconds=self.lease_seconds, limit=free
         )
@@ -129,7 +137,19 @@ class Worker:
                     self.owner, list(self._running), lease_seconds=self.lease_seconds
                 )
 
-    def event_for(self, delivery: Delivery) -> Event:
+    async def _client_factory(self, delivery: Delivery) -> Callable[[], httpx.AsyncClient] | None:
+        if self.addon_key is None or delivery.origin_kind != "connect" or not delivery.origin:
+            return None
+        tenant = await self.store.tenants.get(delivery.origin)
+        if tenant is None or tenant.shared_secret is None:
+            return None
+        return functools.partial(client_for_tenant, tenant, self.addon_key)
+
+    def event_for(
+        self,
+        delivery: Delivery,
+        client_factory: Callable[[], httpx.AsyncClient] | None = None,
+    ) -> Event:
         payload = delivery.payload()
         return Event(
             delivery_id=delivery.id,
@@ -144,11 +164,12 @@ class Worker:
             view=normalise(delivery.event, payload, delivery.context),
             received_at=datetime.fromtimestamp(delivery.received_at, UTC),
             attempt=delivery.attempts,
+            client_factory=client_factory,
         )
 
     async def _run(self, delivery: Delivery) -> None:
-        event = self.event_for(delivery)
         try:
+            event = self.event_for(delivery, await self._client_factory(delivery))
             for handler in self.handlers.for_event(event.name):
                 await handler(event)
         except asyncio.CancelledError:

@@ -191,3 +191,66 @@ def test_two_workers_never_run_one_delivery_at_once(database_url: str) -> None:
         assert len(finished) == 12
 
     run(database_url, scenario)
+
+
+def test_handler_calls_jira_back_with_a_signed_client(database_url: str) -> None:
+    """`event.jira_client()` signs for the tenant; the fake Jira verifies with our own verifier."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from addon.auth import verify_symmetric
+    from addon.handlers import NoJiraClient
+    from tests.client.fakejira import LoopbackServer
+
+    secret = "S" * 64
+    seen: list[str] = []
+
+    async def myself(request: Request) -> JSONResponse:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        token = request.headers["authorization"].removeprefix("JWT ")
+
+        async def secret_for(issuer: str) -> str | None:
+            return secret if issuer == "test-addon" else None
+
+        verified = await verify_symmetric(
+            token, method="GET", url=target, base_url="", secret_for=secret_for, leeway=0
+        )
+        seen.append(verified.claims["iss"])
+        return JSONResponse({"accountId": "me"})
+
+    answers: list[object] = []
+    handlers = Handlers()
+
+    @handlers.on("*")
+    async def call_back(event: Event) -> None:
+        if event.origin.kind == "source":
+            try:
+                event.jira_client()
+            except NoJiraClient as exc:
+                answers.append(str(exc)[:20])
+            return
+        async with event.jira_client() as jira:
+            answers.append((await jira.get("/rest/api/3/myself")).json())
+
+    with LoopbackServer(Starlette(routes=[Route("/rest/api/3/myself", myself)])) as fake:
+
+        async def scenario(store: Store) -> None:
+            await store.tenants.save_installation(
+                {"key": "test-addon", "clientKey": "tenant-1", "sharedSecret": secret, "baseUrl": fake.url},
+                iat=1,
+            )
+            await store.writer.record(delivery("call-back"))
+            from_source = delivery("from-source")
+            from_source.origin_kind, from_source.origin = "source", "jira-dc"
+            await store.writer.record(from_source)
+            worker = Worker(store, handlers, poll_interval=0.05, addon_key="test-addon")
+            await worker.start()
+            await until(lambda: _done(store, 2))
+            await worker.stop()
+
+        run(database_url, scenario)
+    assert {"accountId": "me"} in answers
+    assert any(isinstance(a, str) and a.startswith("no signed client") for a in answers)
+    assert seen == ["test-addon"]
