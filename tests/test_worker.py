@@ -202,7 +202,7 @@ def test_handler_calls_jira_back_with_a_signed_client(database_url: str) -> None
 
     from addon.auth import verify_symmetric
     from addon.handlers import NoJiraClient
-    from tests.client.fakejira import LoopbackServer
+    from tests.support.loopback import LoopbackServer
 
     secret = "S" * 64
     seen: list[str] = []

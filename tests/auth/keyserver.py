@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
 
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+
+from tests.support.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -57,30 +57,11 @@ class KeyServer:
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
         self._in_flight = 0
+        self._server = LoopbackServer(Starlette(routes=[Route("/{kid:path}", self._answer)]))
 
     def __enter__(self) -> KeyServer:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        host, port = self._socket.getsockname()
-        self.url = f"http://{host}:{port}"
-        app = Starlette(routes=[Route("/{kid:path}", self._answer)])
-        config = uvicorn.Config(
-            app, lifespan="off", log_level="warning", access_log=False, ws="none"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the key server did not start")
-            time.sleep(0.01)
+        self.url = self._server.__enter__().url
         return self
 
     def __exit__(
@@ -90,12 +71,7 @@ class KeyServer:
         traceback: TracebackType | None,
     ) -> None:
         self._stopping.set()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
-        if self._socket is not None:
-            self._socket.close()
+        self._server.__exit__(exc_type, exc, traceback)
 
     async def _answer(self, request: Request) -> Response:
         raw_path = request.scope["raw_path"].decode("latin-1")

@@ -28,7 +28,7 @@ from addon.client import (
 )
 from addon.errors import Refusal
 from addon.store import Tenant, TenantState
-from tests.client.fakejira import LoopbackServer
+from tests.support.loopback import LoopbackServer
 
 ADDON_KEY = "com.example.jira-addon"
 SECRET = "ATCOSEC_" + "s" * 64

@@ -1,4 +1,4 @@
-"""Loopback HTTP servers for the client tests (Starlette on uvicorn in a thread)."""
+"""A real uvicorn server for an ASGI app on 127.0.0.1, in a thread, for tests that need a peer."""
 
 from __future__ import annotations
 
