@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from addon import inspector
 from addon.connect_descriptor import render_for
 from addon.handlers import Handlers, load_handlers
 from addon.redact import install_log_filter
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, handlers: Handlers | None = 
         Mount("/static", StaticFiles(directory=templates_directory() / "static"), name="static"),
         *_connect.lifecycle_routes(rendered.lifecycle),
         Route(_sources.PATH, _sources.webhook_endpoint, methods=ANY_METHOD, name="sources"),
+        *inspector.routes(settings),
         Route("/{path:path}", _connect.webhook_endpoint, methods=ANY_METHOD, name="webhooks"),
     ]
     app = Starlette(

@@ -1,0 +1,90 @@
+"""Who may open the inspector: nobody unless credentials are configured, then HTTP Basic."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hashlib
+import hmac
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from addon.settings import Settings
+from addon.web._errors import error_response
+
+__all__ = ["CLOSED_REASON", "REALM", "Access", "InspectorAccess", "judge", "parse_basic"]
+
+REALM = "inspector"
+CLOSED_REASON = (
+    "the inspector is closed: set INSPECTOR_USERNAME and INSPECTOR_PASSWORD to open /inspector"
+)
+
+
+class Access(enum.Enum):
+    CLOSED = "closed"
+    DENIED = "denied"
+    ALLOWED = "allowed"
+
+
+def parse_basic(authorization: str | None) -> tuple[str, str] | None:
+    """(username, password) from an `Authorization: Basic ...` header, or None if there is none."""
+    if not authorization:
+        return None
+    scheme, _, encoded = authorization.strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    username, colon, password = decoded.partition(":")
+    return (username, password) if colon else None
+
+
+def judge(authorization: str | None, username: str | None, password: str | None) -> Access:
+    """Closed without configured credentials; otherwise compare both parts in constant time."""
+    if not username or not password:
+        return Access.CLOSED
+    given = parse_basic(authorization) or ("", "")
+    user_ok = hmac.compare_digest(_digest(given[0]), _digest(username))
+    password_ok = hmac.compare_digest(_digest(given[1]), _digest(password))
+    return Access.ALLOWED if user_ok & password_ok else Access.DENIED
+
+
+def _digest(value: str) -> bytes:
+    """A fixed-length stand-in, so that the comparison does not reveal the length either."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+
+
+class InspectorAccess:
+    """ASGI guard in front of every inspector route: 404 while closed, 401 without the credentials."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.username = settings.inspector_username
+        self.password = settings.inspector_password
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        authorization = next(
+            (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"authorization"),
+            None,
+        )
+        access = judge(authorization, self.username, self.password)
+        if access is Access.ALLOWED:
+            await self.app(scope, receive, send)
+            return
+        if access is Access.CLOSED:
+            response = error_response(404, "not_found", CLOSED_REASON)
+        else:
+            response = error_response(
+                401,
+                "unauthorized",
+                "the inspector needs its username and password (HTTP Basic)",
+                headers={"WWW-Authenticate": f'Basic realm="{REALM}"'},
+            )
+        await response(scope, receive, send)

@@ -1,0 +1,111 @@
+"""What each inspector page reads from the store, with indexed (keyset) queries only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from addon.inspector._queries import ListQuery, encode_cursor
+from addon.store import Delivery, DeliveryFilter, DeliveryStatus, Store, Tenant
+from addon.tenancy import TenantCache
+
+__all__ = [
+    "DeliveryDetail",
+    "DeliveryPage",
+    "TenantSummary",
+    "duplicates_of",
+    "load_detail",
+    "load_page",
+    "load_tenants",
+    "tenants_of",
+]
+
+MAX_DUPLICATES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPage:
+    deliveries: list[Delivery]
+    tenants: dict[str, Tenant]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryDetail:
+    delivery: Delivery
+    tenant: Tenant | None
+    duplicates: list[Delivery]
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSummary:
+    tenant: Tenant
+    last: Delivery | None
+
+
+async def tenants_of(cache: TenantCache, deliveries: Iterable[Delivery]) -> dict[str, Tenant]:
+    """The tenants the Connect deliveries come from, by clientKey (one key lookup each)."""
+    keys = {d.origin for d in deliveries if d.origin_kind == "connect" and d.origin}
+    found: dict[str, Tenant] = {}
+    for key in sorted(keys):
+        tenant = await cache.get(key)
+        if tenant is not None:
+            found[key] = tenant
+    return found
+
+
+async def load_page(store: Store, cache: TenantCache, query: ListQuery) -> DeliveryPage:
+    """One page, newest first; `next_cursor` is None on the last page (one extra row tells)."""
+    rows = await store.deliveries.page(
+        query.where, limit=query.limit + 1, before_id=query.before_id
+    )
+    shown = rows[: query.limit]
+    more = len(rows) > query.limit
+    return DeliveryPage(
+        deliveries=shown,
+        tenants=await tenants_of(cache, shown),
+        next_cursor=encode_cursor(shown[-1].id) if more else None,
+    )
+
+
+async def duplicates_of(store: Store, delivery: Delivery) -> list[Delivery]:
+    """The later copies of an accepted delivery, oldest first.
+
+    Found through the webhook identifier, which every accepted or duplicate delivery stores as a
+    search key, so this is a keyset query on `delivery_keys` instead of a scan of `duplicate_of`.
+    """
+    if delivery.status is not DeliveryStatus.ACCEPTED or not delivery.webhook_id:
+        return []
+    where = DeliveryFilter(
+        origin=delivery.origin,
+        origin_kind=delivery.origin_kind,
+        status=DeliveryStatus.DUPLICATE.value,
+        q=delivery.webhook_id.rstrip("*") or None,
+    )
+    if where.q != delivery.webhook_id:
+        return []
+    rows = await store.deliveries.page(where, limit=MAX_DUPLICATES)
+    return sorted((d for d in rows if d.duplicate_of == delivery.id), key=lambda d: d.id)
+
+
+async def load_detail(store: Store, cache: TenantCache, delivery_id: int) -> DeliveryDetail | None:
+    delivery = await store.deliveries.get(delivery_id)
+    if delivery is None:
+        return None
+    tenants = await tenants_of(cache, [delivery])
+    return DeliveryDetail(
+        delivery=delivery,
+        tenant=tenants.get(delivery.origin or ""),
+        duplicates=await duplicates_of(store, delivery),
+    )
+
+
+async def load_tenants(store: Store) -> list[TenantSummary]:
+    """Every tenant with its newest delivery (one indexed lookup on (origin, id) per tenant)."""
+    summaries = []
+    for tenant in await store.tenants.all():
+        newest = await store.deliveries.page(
+            DeliveryFilter(origin=tenant.client_key, origin_kind="connect"), limit=1
+        )
+        summaries.append(TenantSummary(tenant=tenant, last=newest[0] if newest else None))
+    return summaries

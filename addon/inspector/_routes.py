@@ -1,0 +1,230 @@
+"""The inspector's pages and JSON API: thin endpoints over `_queries`, `_reads` and `_present`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route, request_response
+
+from addon.errors import BadRequest, NotFound
+from addon.inspector._live import event_stream, new_event_json
+from addon.inspector._present import (
+    UrlFor,
+    delivery_detail_json,
+    delivery_json,
+    detail_view,
+    row_view,
+    tenant_json,
+    tenant_view,
+)
+from addon.inspector._queries import (
+    DEFAULT_LIMIT,
+    STATUSES,
+    delivery_filter,
+    delivery_id,
+    list_query,
+    stream_start,
+)
+from addon.inspector._reads import load_detail, load_page, load_tenants, tenants_of
+from addon.services import Services
+from addon.store import Delivery
+
+__all__ = ["index_redirect_app", "routes"]
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _path(request: Request, name: str, **params: str) -> str:
+    """The path of a named route, under the base URL's path prefix."""
+    return request.url_for(name, **params).path
+
+
+def _with_query(path: str, params: Mapping[str, Any]) -> str:
+    given = {name: value for name, value in params.items() if value not in (None, "")}
+    return f"{path}?{urlencode(given)}" if given else path
+
+
+def _detail_url(request: Request) -> UrlFor:
+    return lambda delivery: _path(request, "inspector:delivery", delivery_id=str(delivery))
+
+
+def _chrome(request: Request, title: str, current: str) -> dict[str, Any]:
+    """What every page's frame needs: its title and the navigation links."""
+    return {
+        "title": title,
+        "current": current,
+        "nav": {
+            "deliveries": _path(request, "inspector:deliveries"),
+            "tenants": _path(request, "inspector:tenants"),
+            "api": _path(request, "inspector:api_deliveries"),
+            "css": _path(request, "static", path="inspector.css"),
+            "js": _path(request, "static", path="inspector.js"),
+        },
+    }
+
+
+def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
+    return _services(request).templates.TemplateResponse(
+        request, f"inspector/{template}", context, status_code=status
+    )
+
+
+def _page_error(request: Request, status: int, reason: str) -> Response:
+    context = {
+        **_chrome(request, "Not found" if status == 404 else "Bad request", ""),
+        "reason": reason,
+    }
+    return _page(request, "error.html", context, status)
+
+
+async def index_redirect(request: Request) -> Response:
+    return RedirectResponse(_path(request, "inspector:deliveries"), status_code=307)
+
+
+index_redirect_app = request_response(index_redirect)
+
+
+async def deliveries_page(request: Request) -> Response:
+    services = _services(request)
+    store = services.store
+    try:
+        query = list_query(request.query_params)
+    except BadRequest as problem:
+        return _page_error(request, 400, problem.reason)
+    newest = await store.deliveries.newest_id() if query.before_id is None else None
+    page = await load_page(store, services.tenants, query)
+    detail_url = _detail_url(request)
+    here = _path(request, "inspector:deliveries")
+    limit = {"limit": query.limit} if query.limit != DEFAULT_LIMIT else {}
+    events = sorted({module.event for module in services.rendered.webhooks})
+    if query.where.event and query.where.event not in events:
+        events.insert(0, query.where.event)
+    context = {
+        **_chrome(request, "Deliveries", "deliveries"),
+        "rows": [
+            row_view(d, page.tenants.get(d.origin or ""), detail_url) for d in page.deliveries
+        ],
+        "filters": query.filters,
+        "filtered": bool(query.filters),
+        "events": events,
+        "statuses": STATUSES,
+        "tenants": [(t.client_key, t.base_url) for t in await store.tenants.all()],
+        "older_url": _with_query(here, {**query.filters, **limit, "cursor": page.next_cursor})
+        if page.next_cursor
+        else None,
+        "newest_url": _with_query(here, {**query.filters, **limit})
+        if query.before_id is not None
+        else None,
+        "stream_url": _with_query(
+            _path(request, "inspector:api_stream"), {**query.filters, "after": newest}
+        )
+        if newest is not None
+        else None,
+        "json_url": _with_query(_path(request, "inspector:api_deliveries"), query.filters),
+    }
+    return _page(request, "deliveries.html", context)
+
+
+async def delivery_page(request: Request) -> Response:
+    services = _services(request)
+    try:
+        wanted = delivery_id(request.path_params["delivery_id"])
+    except BadRequest as problem:
+        return _page_error(request, 400, problem.reason)
+    detail = await load_detail(services.store, services.tenants, wanted)
+    if detail is None:
+        return _page_error(request, 404, f"there is no delivery {wanted}; it may have been pruned")
+    view = detail_view(detail.delivery, detail.tenant, detail.duplicates, _detail_url(request))
+    context = {
+        **_chrome(request, f"Delivery {wanted}", "deliveries"),
+        "d": view,
+        "json_url": _path(request, "inspector:api_delivery", delivery_id=str(wanted)),
+    }
+    return _page(request, "delivery.html", context)
+
+
+async def tenants_page(request: Request) -> Response:
+    summaries = await load_tenants(_services(request).store)
+    detail_url = _detail_url(request)
+    here = _path(request, "inspector:deliveries")
+    tenants = [
+        tenant_view(
+            s.tenant, s.last, detail_url, _with_query(here, {"client_key": s.tenant.client_key})
+        )
+        for s in summaries
+    ]
+    context = {
+        **_chrome(request, "Tenants", "tenants"),
+        "tenants": tenants,
+        "json_url": _path(request, "inspector:api_tenants"),
+    }
+    return _page(request, "tenants.html", context)
+
+
+async def api_deliveries(request: Request) -> Response:
+    services = _services(request)
+    query = list_query(request.query_params)
+    page = await load_page(services.store, services.tenants, query)
+    return JSONResponse(
+        {
+            "deliveries": [
+                delivery_json(d, page.tenants.get(d.origin or "")) for d in page.deliveries
+            ],
+            "next_cursor": page.next_cursor,
+        }
+    )
+
+
+async def api_delivery(request: Request) -> Response:
+    services = _services(request)
+    wanted = delivery_id(request.path_params["delivery_id"])
+    detail = await load_detail(services.store, services.tenants, wanted)
+    if detail is None:
+        raise NotFound(f"there is no delivery {wanted}")
+    return JSONResponse(delivery_detail_json(detail.delivery, detail.tenant, detail.duplicates))
+
+
+async def api_tenants(request: Request) -> Response:
+    summaries = await load_tenants(_services(request).store)
+    return JSONResponse({"tenants": [tenant_json(s.tenant, s.last) for s in summaries]})
+
+
+async def api_stream(request: Request) -> Response:
+    services = _services(request)
+    where, _ = delivery_filter(request.query_params)
+    after = stream_start(request.query_params, request.headers.get("last-event-id"))
+    template = services.templates.env.get_template("inspector/_row.html")
+    detail_url = _detail_url(request)
+
+    async def render(deliveries: Sequence[Delivery]) -> list[str]:
+        tenants = await tenants_of(services.tenants, deliveries)
+        return [
+            new_event_json(
+                d.id, template.render(row=row_view(d, tenants.get(d.origin or ""), detail_url))
+            )
+            for d in deliveries
+        ]
+
+    return StreamingResponse(
+        event_stream(services.store, where, after, render, request.is_disconnected),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+routes = [
+    Route("/", deliveries_page, methods=["GET"], name="deliveries"),
+    Route("/deliveries/{delivery_id}", delivery_page, methods=["GET"], name="delivery"),
+    Route("/tenants", tenants_page, methods=["GET"], name="tenants"),
+    Route("/api/deliveries", api_deliveries, methods=["GET"], name="api_deliveries"),
+    Route("/api/deliveries/{delivery_id}", api_delivery, methods=["GET"], name="api_delivery"),
+    Route("/api/tenants", api_tenants, methods=["GET"], name="api_tenants"),
+    Route("/api/stream", api_stream, methods=["GET"], name="api_stream"),
+]

@@ -1,0 +1,207 @@
+"""Who may open the inspector: closed (404) without configured credentials, HTTP Basic (401)
+otherwise; security headers on every inspector answer; working under a base URL's path prefix."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from addon.inspector._access import Access, judge, parse_basic
+from tests.inspector.support import AUTH, PASSWORD, USERNAME, running_jira, send_issue
+from tests.support.connect import Jira
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "inspector"
+INSPECTOR_PATHS = [
+    "/inspector",
+    "/inspector/",
+    "/inspector/tenants",
+    "/inspector/deliveries/1",
+    "/inspector/api/deliveries",
+    "/inspector/api/deliveries/1",
+    "/inspector/api/tenants",
+    "/inspector/api/stream",
+    "/inspector/no/such/page",
+]
+
+
+def basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+@pytest.fixture(scope="module")
+def closed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jira]:
+    directory = tmp_path_factory.mktemp("closed")
+    with running_jira(f"sqlite:///{directory}/addon.db", directory, open_inspector=False) as jira:
+        yield jira
+
+
+@pytest.fixture(scope="module")
+def opened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jira]:
+    directory = tmp_path_factory.mktemp("open")
+    with running_jira(f"sqlite:///{directory}/addon.db", directory) as jira:
+        yield jira
+
+
+@pytest.fixture(scope="module")
+def prefixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jira]:
+    directory = tmp_path_factory.mktemp("prefixed")
+    with running_jira(
+        f"sqlite:///{directory}/addon.db", directory, base_path="/jira-addon"
+    ) as jira:
+        yield jira
+
+
+def test_judge_needs_both_parts_exactly() -> None:
+    assert judge(basic("u", "p"), None, None) is Access.CLOSED
+    assert judge(basic("u", "p"), "u", None) is Access.CLOSED
+    assert judge(basic("u", "p"), "u", "p") is Access.ALLOWED
+    assert judge(basic("u", "p:with:colons"), "u", "p:with:colons") is Access.ALLOWED
+    assert judge(basic("u", "wrong"), "u", "p") is Access.DENIED
+    assert judge(basic("x", "p"), "u", "p") is Access.DENIED
+    assert judge(basic("U", "p"), "u", "p") is Access.DENIED
+    assert judge(basic("u", "p "), "u", "p") is Access.DENIED
+    assert judge(None, "u", "p") is Access.DENIED
+    assert judge("Bearer abc", "u", "p") is Access.DENIED
+    assert judge(basic("ü", "pä"), "ü", "pä") is Access.ALLOWED
+
+
+def test_parse_basic_refuses_malformed_headers() -> None:
+    assert parse_basic(basic("a", "b")) == ("a", "b")
+    assert parse_basic("basic " + base64.b64encode(b"a:b").decode()) == ("a", "b")
+    assert parse_basic("Basic") is None
+    assert parse_basic("Basic !!!") is None
+    assert parse_basic("Basic " + base64.b64encode(b"no-colon").decode()) is None
+    assert parse_basic("Basic " + base64.b64encode(b"\xff:\xfe").decode()) is None
+    assert parse_basic(None) is None
+
+
+@pytest.mark.parametrize("path", INSPECTOR_PATHS)
+def test_closed_inspector_is_404_and_says_why(closed: Jira, path: str) -> None:
+    for auth in (None, AUTH):
+        response = httpx.get(closed.base_url + path, auth=auth, timeout=10)
+        assert response.status_code == 404, path
+        body = response.json()
+        assert body["error"] == "not_found"
+        assert "INSPECTOR_USERNAME" in body["reason"] and "INSPECTOR_PASSWORD" in body["reason"]
+        assert response.headers["cache-control"] == "no-store"
+        assert "www-authenticate" not in response.headers
+
+
+def test_closed_inspector_is_in_the_start_up_log(closed: Jira) -> None:
+    assert re.search(
+        r"inspector closed: set INSPECTOR_USERNAME and INSPECTOR_PASSWORD", closed.server.log()
+    )
+
+
+@pytest.mark.parametrize("path", INSPECTOR_PATHS)
+def test_wrong_or_missing_credentials_are_401(opened: Jira, path: str) -> None:
+    url = opened.base_url + path
+    for auth in (
+        None,
+        (USERNAME, "wrong"),
+        ("wrong", PASSWORD),
+        (USERNAME.upper(), PASSWORD),
+        ("", ""),
+    ):
+        response = httpx.get(url, auth=auth, timeout=10)
+        assert response.status_code == 401, (path, auth)
+        assert response.headers["www-authenticate"] == 'Basic realm="inspector"'
+        assert response.json()["error"] == "unauthorized"
+        assert response.headers["cache-control"] == "no-store"
+    for header in ("Basic", "Basic ???", "Bearer " + PASSWORD, basic(USERNAME, PASSWORD)[:-2]):
+        response = httpx.get(url, headers={"Authorization": header}, timeout=10)
+        assert response.status_code == 401, (path, header)
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/inspector/", "text/html"),
+        ("/inspector/tenants", "text/html"),
+        ("/inspector/api/deliveries", "application/json"),
+        ("/inspector/api/tenants", "application/json"),
+    ],
+)
+def test_right_credentials_open_it_with_security_headers(
+    opened: Jira, path: str, kind: str
+) -> None:
+    response = httpx.get(opened.base_url + path, auth=AUTH, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(kind)
+    headers = response.headers
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-store"
+
+
+def test_denied_answers_carry_security_headers_too(opened: Jira) -> None:
+    response = httpx.get(opened.base_url + "/inspector/", timeout=10)
+    assert response.status_code == 401
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "content-security-policy" in response.headers
+
+
+def test_nothing_changes_state(opened: Jira) -> None:
+    """There is no state-changing action, so no method but GET (and HEAD) is served."""
+    for path in ("/inspector/", "/inspector/api/deliveries", "/inspector/deliveries/1"):
+        assert httpx.post(opened.base_url + path, timeout=10).status_code == 401
+        for method in ("POST", "PUT", "DELETE", "PATCH"):
+            response = httpx.request(method, opened.base_url + path, auth=AUTH, timeout=10)
+            assert response.status_code == 405, (method, path)
+
+
+def test_bare_path_redirects_to_the_list(opened: Jira) -> None:
+    response = httpx.get(opened.base_url + "/inspector", auth=AUTH, timeout=10)
+    assert response.status_code == 307
+    assert response.headers["location"] == "/inspector/"
+
+
+def test_pages_load_only_same_origin_assets_and_no_inline_code(opened: Jira) -> None:
+    page = httpx.get(opened.base_url + "/inspector/", auth=AUTH, timeout=10).text
+    scripts = re.findall(r"<script\b[^>]*>", page)
+    assert scripts and all('src="/static/' in tag for tag in scripts)
+    assert '<link rel="stylesheet" href="/static/inspector.css">' in page
+    for asset, kind in (("inspector.js", "javascript"), ("inspector.css", "text/css")):
+        response = httpx.get(f"{opened.base_url}/static/{asset}", timeout=10)
+        assert response.status_code == 200 and kind in response.headers["content-type"]
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES.glob("*.html")), ids=lambda p: p.name)
+def test_templates_have_no_inline_script_or_style(template: Path) -> None:
+    text = template.read_text()
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text)
+    assert not re.search(r"\sstyle\s*=", text, re.IGNORECASE)
+    assert "<style" not in text.lower()
+    assert not re.search(r"\son[a-z]+\s*=", text, re.IGNORECASE)
+    assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text
+
+
+def test_under_a_path_prefix(prefixed: Jira) -> None:
+    base = prefixed.base_url
+    assert base.endswith("/jira-addon")
+    redirect = httpx.get(base + "/inspector", auth=AUTH, timeout=10)
+    assert redirect.status_code == 307
+    assert redirect.headers["location"] == "/jira-addon/inspector/"
+    page = httpx.get(base + "/inspector/", auth=AUTH, timeout=10)
+    assert page.status_code == 200
+    assert 'href="/jira-addon/static/inspector.css"' in page.text
+    assert 'src="/jira-addon/static/inspector.js"' in page.text
+    assert 'data-stream-url="/jira-addon/inspector/api/stream?after=' in page.text
+    assert 'href="/jira-addon/inspector/tenants"' in page.text
+    site = prefixed.install()
+    assert send_issue(prefixed, site, "PREFIX-1").status_code == 204
+    listed = httpx.get(base + "/inspector/", auth=AUTH, timeout=10).text
+    assert re.search(r'data-href="/jira-addon/inspector/deliveries/\d+"', listed)
+    tenants = httpx.get(base + "/inspector/tenants", auth=AUTH, timeout=10).text
+    assert f'href="/jira-addon/inspector/?client_key={site.client_key}"' in tenants
+    assert httpx.get(base + "/inspector/api/deliveries", timeout=10).status_code == 401
+    assert httpx.get(prefixed.server.url + "/inspector/", auth=AUTH, timeout=10).status_code == 404

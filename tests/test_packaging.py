@@ -1,0 +1,62 @@
+"""The project installs with pip as a wheel and runs from it, templates and descriptor included."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.live import ROOT, free_port
+
+
+def test_wheel_install_serves_pages_and_descriptor(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    [wheel] = wheels.glob("*.whl")
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    assert (target / "addon" / "_templates" / "landing.html").is_file()
+    assert (target / "descriptor" / "default.json.j2").is_file()
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("ADDON_", "INSPECTOR_", "DATABASE_URL"))},
+        "PYTHONPATH": str(target),
+        "PORT": str(port),
+    }
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "addon", "serve"], cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                landing = httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert landing.status_code == 200
+        assert "/atlassian-connect.json" in landing.text
+        descriptor = httpx.get(f"http://127.0.0.1:{port}/atlassian-connect.json").json()
+        assert descriptor["modules"]["webhooks"]
+        assert httpx.get(f"http://127.0.0.1:{port}/static/addon.css").status_code == 200
+    finally:
+        process.terminate()
+        process.wait(15)
