@@ -69,23 +69,10 @@ async def load_page(store: Store, cache: TenantCache, query: ListQuery) -> Deliv
 
 
 async def duplicates_of(store: Store, delivery: Delivery) -> list[Delivery]:
-    """The later copies of an accepted delivery, oldest first.
-
-    Found through the webhook identifier, which every accepted or duplicate delivery stores as a
-    search key, so this is a keyset query on `delivery_keys` instead of a scan of `duplicate_of`.
-    """
-    if delivery.status is not DeliveryStatus.ACCEPTED or not delivery.webhook_id:
+    """The later copies of an accepted delivery, oldest first (indexed on `duplicate_of`)."""
+    if delivery.status is not DeliveryStatus.ACCEPTED:
         return []
-    where = DeliveryFilter(
-        origin=delivery.origin,
-        origin_kind=delivery.origin_kind,
-        status=DeliveryStatus.DUPLICATE.value,
-        q=delivery.webhook_id.rstrip("*") or None,
-    )
-    if where.q != delivery.webhook_id:
-        return []
-    rows = await store.deliveries.page(where, limit=MAX_DUPLICATES)
-    return sorted((d for d in rows if d.duplicate_of == delivery.id), key=lambda d: d.id)
+    return await store.deliveries.attempts_of(delivery.id, limit=MAX_DUPLICATES)
 
 
 async def load_detail(store: Store, cache: TenantCache, delivery_id: int) -> DeliveryDetail | None:

@@ -11,6 +11,7 @@ from addon.store._records import Delivery
 __all__ = ["DeliveryFilter", "DeliveryReads"]
 
 PRUNE_CHUNK = 5_000
+BROAD_PREFIX = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +50,18 @@ class DeliveryReads:
         join = ""
         order = "d.id"
         if where.q and where.q.endswith("*") and len(where.q) > 1:
-            prefix = where.q[:-1]
-            clauses.append(
-                "d.id IN (SELECT delivery_id FROM delivery_keys "
-                "WHERE search_key >= ? AND search_key < ?)"
-            )
-            params.extend((prefix, prefix + "\U0010ffff"))
+            low, high = where.q[:-1], where.q[:-1] + "\U0010ffff"
+            if await self._prefix_is_broad(low, high):
+                clauses.append(
+                    "EXISTS (SELECT 1 FROM delivery_keys k WHERE k.delivery_id = d.id "
+                    "AND k.search_key >= ? AND k.search_key < ?)"
+                )
+            else:
+                clauses.append(
+                    "d.id IN (SELECT delivery_id FROM delivery_keys "
+                    "WHERE search_key >= ? AND search_key < ?)"
+                )
+            params.extend((low, high))
         elif where.q:
             join = "JOIN delivery_keys k ON k.delivery_id = d.id"
             order = "k.delivery_id"
@@ -68,14 +75,28 @@ class DeliveryReads:
         rows = await self._db.fetch_all(sql, params)
         return [Delivery.from_row(row) for row in rows]
 
+    async def _prefix_is_broad(self, low: str, high: str) -> bool:
+        """True when a prefix matches so many keys that scanning newest-first finds a page sooner.
+
+        A narrow prefix is answered from the key index (collect the matches, sort, take a page); a
+        broad one by walking deliveries newest first and probing the key index for each.
+        """
+        row = await self._db.fetch_one(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM delivery_keys "
+            "WHERE search_key >= ? AND search_key < ? LIMIT ?) AS matches",
+            (low, high, BROAD_PREFIX),
+        )
+        return row is not None and int(row["n"]) >= BROAD_PREFIX
+
     async def get(self, delivery_id: int) -> Delivery | None:
         row = await self._db.fetch_one("SELECT * FROM deliveries WHERE id = ?", (delivery_id,))
         return None if row is None else Delivery.from_row(row)
 
-    async def attempts_of(self, delivery_id: int) -> list[Delivery]:
+    async def attempts_of(self, delivery_id: int, *, limit: int = 100) -> list[Delivery]:
         """The duplicates recorded for an accepted delivery, oldest first."""
         rows = await self._db.fetch_all(
-            "SELECT * FROM deliveries WHERE duplicate_of = ? ORDER BY id", (delivery_id,)
+            "SELECT * FROM deliveries WHERE duplicate_of = ? ORDER BY id LIMIT ?",
+            (delivery_id, limit),
         )
         return [Delivery.from_row(row) for row in rows]
 
@@ -89,14 +110,6 @@ class DeliveryReads:
             "SELECT * FROM deliveries WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
         )
         return [Delivery.from_row(row) for row in rows]
-
-    async def last_received(self) -> dict[str, float]:
-        """The newest delivery time for each origin (tenant clientKey or source name)."""
-        rows = await self._db.fetch_all(
-            "SELECT origin, MAX(received_at) AS last FROM deliveries "
-            "WHERE origin IS NOT NULL AND status <> 'rejected' GROUP BY origin"
-        )
-        return {row["origin"]: float(row["last"]) for row in rows}
 
     async def prune(self, *, older_than: float) -> int:
         """Delete deliveries received before `older_than` (epoch seconds), in small chunks."""

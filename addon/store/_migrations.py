@@ -124,9 +124,16 @@ _V1 = _both(
 
 _V2 = _both("ALTER TABLE sources ADD COLUMN url_template TEXT")
 
+_V3 = _both(
+    """CREATE INDEX deliveries_by_duplicate ON deliveries (duplicate_of)
+        WHERE duplicate_of IS NOT NULL""",
+    "CREATE INDEX deliveries_by_origin_status ON deliveries (origin, status, id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
+    Migration(3, "indexes for a delivery's duplicates and a tenant's deliveries by status", *_V3),
 )
 
 

@@ -49,6 +49,14 @@ class Tenant:
         return self.state in (TenantState.INSTALLED, TenantState.ENABLED)
 
 
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -81,6 +89,8 @@ class Tenants:
         )
 
     async def get(self, client_key: str) -> Tenant | None:
+        if "\x00" in client_key or _unencodable(client_key):
+            return None  # a hostile key (a token's iss) no tenant has and the database refuses
         row = await self._db.fetch_one("SELECT * FROM tenants WHERE client_key = ?", (client_key,))
         return None if row is None else self._tenant(row)
 

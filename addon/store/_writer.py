@@ -35,6 +35,21 @@ _INSERT_KEY = "INSERT INTO delivery_keys (search_key, delivery_id) VALUES (?, ?)
 Pending = tuple[NewDelivery, "asyncio.Future[Recorded]"]
 
 
+def _storable(value: Any) -> Any:
+    """Text both databases take: a lone surrogate (invalid UTF-8, or a JSON escape in a hostile
+    token) or a NUL (refused by PostgreSQL) is written as an escape, so that one hostile record
+    cannot fail the batch it shares with real deliveries."""
+    if not isinstance(value, str):
+        return value
+    if "\x00" in value:
+        value = value.replace("\x00", "\\u0000")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 class DeliveryWriter:
     """Writes deliveries in batches: every `record()` returns only after its batch has committed."""
 
@@ -102,8 +117,10 @@ class DeliveryWriter:
 
     async def _run(self) -> None:
         while True:
+            connected = False
             try:
                 async with self._db.connection() as conn:
+                    connected = True
                     if not self._db.postgres:
                         await conn.execute(f"PRAGMA synchronous={self._db.synchronous}")
                     await self._serve(conn)
@@ -111,6 +128,14 @@ class DeliveryWriter:
                 raise
             except Exception as exc:  # a lost connection: fail what was in flight, reconnect
                 logger.warning("delivery log writer: %s; reconnecting", exc)
+                if not connected:  # the database is away: 503 what waits, not wait it out
+                    failure = (
+                        exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
+                    )
+                    while not self._queue.empty():
+                        _, future = self._queue.get_nowait()
+                        if not future.done():
+                            future.set_exception(failure)
                 await asyncio.sleep(0.2)
 
     async def _serve(self, conn: Connection) -> None:
@@ -128,9 +153,10 @@ class DeliveryWriter:
             if not batch and not rejections:
                 continue
             try:
-                results = await self._write(conn, [d for d, _ in batch], rejections)
-            except Conflict:
-                results = await self._write_one_by_one(conn, [d for d, _ in batch], rejections)
+                try:
+                    results = await self._write(conn, [d for d, _ in batch], rejections)
+                except Conflict:  # the slow path's failure must fail the batch too
+                    results = await self._write_one_by_one(conn, [d for d, _ in batch], rejections)
             except BaseException as exc:
                 failure = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
                 for _, future in batch:
@@ -165,7 +191,7 @@ class DeliveryWriter:
                     else:
                         status = DeliveryStatus.DUPLICATE
                 rows.append(self._row(delivery, delivery_id, status, original))
-                keys.extend((key, delivery_id) for key in delivery.search_keys)
+                keys.extend((_storable(key), delivery_id) for key in delivery.search_keys)
                 results.append(Recorded(delivery_id, status, original))
             for delivery, delivery_id in zip(rejections, ids[len(batch) :], strict=True):
                 rows.append(self._row(delivery, delivery_id, DeliveryStatus.REJECTED, None))
@@ -202,7 +228,7 @@ class DeliveryWriter:
         duplicate_of: int | None,
     ) -> tuple[Any, ...]:
         pending = status is DeliveryStatus.ACCEPTED and self._handler_state is HandlerState.PENDING
-        return (
+        return tuple(_storable(value) for value in (
             delivery_id,
             delivery.received_at,
             delivery.origin_kind,
@@ -232,7 +258,7 @@ class DeliveryWriter:
             (HandlerState.PENDING if pending else HandlerState.NONE).value,
             delivery.received_at if pending else None,
             duplicate_of,
-        )
+        ))  # fmt: skip
 
     async def _allocate_ids(self, conn: Connection, count: int) -> list[int]:
         if count == 0:

@@ -82,7 +82,7 @@ def test_filters(jira: Jira) -> None:
     assert comments[0]["issue_key"] == f"{key}-1"
     assert comments[0]["payload"]["comment"]["body"] == "hello"
 
-    rejected = listed(jira, client_key=site.client_key, status="rejected")
+    rejected = eventually(lambda: listed(jira, client_key=site.client_key, status="rejected"))
     assert len(rejected) == 1
     assert rejected[0]["error_code"] == "qsh_mismatch"
     assert "qsh" in rejected[0]["reason"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -94,6 +95,15 @@ class Jira:
 
     def deliveries(self, **where: Any) -> list[Delivery]:
         return read_deliveries(self.database_url, **where)
+
+    def rejected(self, webhook_id: str, *, timeout: float = 5.0) -> list[Delivery]:
+        """The rejection records for `webhook_id`, waiting for the writer's background lane."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [d for d in self.deliveries(status="rejected") if d.webhook_id == webhook_id]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
 
     def tenant(self, client_key: str) -> Tenant | None:
         return read_tenant(self.database_url, client_key)

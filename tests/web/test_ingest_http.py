@@ -225,7 +225,7 @@ def test_unknown_tenant_refused_and_logged(jira: Jira) -> None:
         stranger, "/webhooks/jira/issue-updated?issueKey=X-9", {"a": 1}, identifier="stranger-1"
     )
     refused(response, 401, "unknown_tenant")
-    rejected = [d for d in jira.deliveries(status="rejected") if d.webhook_id == "stranger-1"]
+    rejected = jira.rejected("stranger-1")
     assert len(rejected) == 1
     record = rejected[0]
     assert record.origin == stranger.client_key
@@ -241,7 +241,7 @@ def test_rejection_keeps_at_most_64_kib_of_body(jira: Jira, site: Any) -> None:
         site, "/webhooks/jira/issue-updated", body, token="", identifier="big-rejected"
     )
     refused(response, 401, "missing_token")
-    [record] = [d for d in jira.deliveries(status="rejected") if d.webhook_id == "big-rejected"]
+    [record] = jira.rejected("big-rejected")
     assert record.body_size == len(body)
     assert len(record.body) == 64 * 1024
 

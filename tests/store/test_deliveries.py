@@ -1,0 +1,96 @@
+"""Reading the log on both databases: filters, keyset pages, exact and prefix keys, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from addon.store import DeliveryFilter, DeliveryStatus, NewDelivery, Store, open_store
+from addon.store._deliveries import BROAD_PREFIX
+
+
+def new(index: int, *, received_at: float | None = None, **changes: object) -> NewDelivery:
+    delivery = NewDelivery(
+        received_at=time.time() if received_at is None else received_at,
+        origin_kind="connect",
+        origin=f"tenant-{index % 2}",
+        status=DeliveryStatus.ACCEPTED,
+        event="jira:issue_updated" if index % 3 else "comment_created",
+        webhook_id=f"w-{index}",
+        search_keys=(f"PRJ-{index}", "PRJ", f"w-{index}"),
+    )
+    for name, value in changes.items():
+        setattr(delivery, name, value)
+    return delivery
+
+
+def scenario_on(url: str, body: object) -> None:
+    async def go() -> None:
+        store = await open_store(url)
+        await store.start()
+        try:
+            await body(store)  # type: ignore[operator]
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def test_filters_and_keyset_pages(database_url: str) -> None:
+    async def body(store: Store) -> None:
+        for index in range(30):
+            await store.writer.record(new(index))
+        everything = await store.deliveries.page(DeliveryFilter(), limit=100)
+        assert [d.id for d in everything] == sorted((d.id for d in everything), reverse=True)
+        first = await store.deliveries.page(DeliveryFilter(), limit=12)
+        second = await store.deliveries.page(DeliveryFilter(), limit=12, before_id=first[-1].id)
+        assert {d.id for d in first}.isdisjoint(d.id for d in second)
+        assert [d.id for d in first + second] == [d.id for d in everything[:24]]
+        comments = await store.deliveries.page(DeliveryFilter(event="comment_created"), limit=100)
+        assert len(comments) == 10
+        tenant = await store.deliveries.page(
+            DeliveryFilter(origin="tenant-1", status="accepted"), limit=100
+        )
+        assert len(tenant) == 15
+        exact = await store.deliveries.page(DeliveryFilter(q="PRJ-7"), limit=10)
+        assert [d.webhook_id for d in exact] == ["w-7"]
+        prefix = await store.deliveries.page(DeliveryFilter(q="PRJ-1*"), limit=100)
+        assert sorted(d.webhook_id for d in prefix) == sorted(
+            ["w-1"] + [f"w-{i}" for i in range(10, 20)]
+        )
+
+    scenario_on(database_url, body)
+
+
+def test_broad_prefix_takes_the_newest_first_scan(database_url: str) -> None:
+    async def body(store: Store) -> None:
+        total = BROAD_PREFIX + 100
+        await asyncio.gather(*(store.writer.record(new(i)) for i in range(total)))
+        page = await store.deliveries.page(DeliveryFilter(q="PRJ*"), limit=50)
+        newest = await store.deliveries.page(DeliveryFilter(), limit=50)
+        assert [d.id for d in page] == [d.id for d in newest]
+        later = await store.deliveries.page(
+            DeliveryFilter(q="PRJ-1*"), limit=50, before_id=page[-1].id
+        )
+        assert all(d.webhook_id and d.webhook_id.startswith("w-1") for d in later)
+        assert [d.id for d in later] == sorted((d.id for d in later), reverse=True)
+
+    scenario_on(database_url, body)
+
+
+def test_duplicates_of_a_delivery_and_retention(database_url: str) -> None:
+    async def body(store: Store) -> None:
+        original = await store.writer.record(new(1))
+        copies = [await store.writer.record(new(1, retry=n)) for n in (1, 2)]
+        assert [c.status for c in copies] == [DeliveryStatus.DUPLICATE] * 2
+        attempts = await store.deliveries.attempts_of(original.id)
+        assert [(a.retry, a.duplicate_of) for a in attempts] == [(1, original.id), (2, original.id)]
+        await store.writer.record(new(2, received_at=time.time() - 40 * 86_400))
+        assert await store.deliveries.prune(older_than=time.time() - 30 * 86_400) == 1
+        assert len(await store.deliveries.page(DeliveryFilter(q="PRJ-2"), limit=10)) == 0
+        keys = await store.db.fetch_all(
+            "SELECT * FROM delivery_keys WHERE search_key = ?", ("PRJ-2",)
+        )
+        assert keys == []
+
+    scenario_on(database_url, body)
