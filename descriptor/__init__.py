@@ -11,11 +11,11 @@ from descriptor._catalogue import (
     context_values,
     events,
     lookup,
-    main_keys,
     value_at,
 )
 from descriptor._check import CheckResult, check_descriptor
 from descriptor._errors import DescriptorError
+from descriptor._keys import main_keys
 from descriptor._render import WebhookModule, lifecycle_paths, parse_webhooks, render_descriptor
 from descriptor._urls import UrlTemplate, expand, expand_for_event
 

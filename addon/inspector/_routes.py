@@ -11,16 +11,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route, request_response
 
 from addon.errors import BadRequest, NotFound
+from addon.inspector._json import delivery_detail_json, delivery_json, tenant_json
 from addon.inspector._live import event_stream, new_event_json
-from addon.inspector._present import (
-    UrlFor,
-    delivery_detail_json,
-    delivery_json,
-    detail_view,
-    row_view,
-    tenant_json,
-    tenant_view,
-)
 from addon.inspector._queries import (
     DEFAULT_LIMIT,
     STATUSES,
@@ -30,6 +22,7 @@ from addon.inspector._queries import (
     stream_start,
 )
 from addon.inspector._reads import load_detail, load_page, load_tenants, tenants_of
+from addon.inspector._views import UrlFor, detail_view, row_view, tenant_view
 from addon.services import Services
 from addon.store import Delivery
 

@@ -18,19 +18,18 @@ from addon.sources._errors import (
     UnsupportedSignatureMethod,
 )
 from addon.sources._ingest import ORIGIN_KIND, SourceIngest, event_name, masked_key_path
-from addon.sources._repository import (
+from addon.sources._model import (
     DEFAULT_TOKEN_HEADER,
     SOURCE_PATH,
     DuplicateSource,
     Source,
     SourceError,
     SourceMode,
-    Sources,
     new_secret,
     new_source_key,
-    secure_source_secrets,
     webhook_url,
 )
+from addon.sources._repository import Sources, secure_source_secrets
 from addon.sources._verify import (
     SIGNATURE_HEADER,
     SUPPORTED_METHOD,

@@ -15,13 +15,8 @@ from addon.incoming import Incoming, parse_json_object
 from addon.ingest import accepted_record, rejection_record
 from addon.redact import mask_jwt
 from addon.sources._errors import MissingEvent, UnknownSource
-from addon.sources._repository import (
-    Source,
-    SourceMode,
-    Sources,
-    context_from_url,
-    new_secret,
-)
+from addon.sources._model import Source, SourceMode, context_from_url, new_secret
+from addon.sources._repository import Sources
 from addon.sources._verify import (
     SIGNATURE_HEADER,
     hash_token,

@@ -7,19 +7,9 @@ import json
 from typing import Any
 
 from addon.auth import canonical_request, query_string_hash
-from addon.inspector._present import (
-    delivery_detail_json,
-    delivery_json,
-    detail_view,
-    iso_time,
-    main_key,
-    payload_text,
-    qsh_check,
-    row_view,
-    tenant_json,
-    tenant_view,
-    token_view,
-)
+from addon.inspector._json import delivery_detail_json, delivery_json, tenant_json
+from addon.inspector._present import iso_time, main_key, payload_text, qsh_check, token_view
+from addon.inspector._views import detail_view, row_view, tenant_view
 from addon.store import Delivery, DeliveryStatus, HandlerState, Tenant, TenantState
 
 TARGET = "/webhooks/jira/issue-created?issueKey=ABC-1&issueId=1&projectKey=ABC&projectId=2"
