@@ -51,7 +51,7 @@ def parse_json_object(body: bytes, *, what: str = "body") -> dict[str, Any]:
     if not body:
         raise BadRequest(f"the {what} is empty; a JSON object is required", code="invalid_json")
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_constant=_not_json)  # NaN and Infinity are not JSON
     except UnicodeDecodeError:
         raise BadRequest(f"the {what} is not UTF-8", code="invalid_json") from None
     except (ValueError, RecursionError) as exc:
@@ -59,3 +59,7 @@ def parse_json_object(body: bytes, *, what: str = "body") -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadRequest(f"the {what} must be a JSON object", code="invalid_json")
     return value
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
