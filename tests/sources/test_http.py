@@ -97,50 +97,10 @@ class Site:
             time.sleep(0.05)
 
 
-def _create_postgres(admin_url: str) -> tuple[str, str]:
-    import asyncpg
-
-    name = f"addon_test_{uuid.uuid4().hex[:12]}"
-
-    async def create() -> None:
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-
-    asyncio.run(create())
-    return name, f"{admin_url.rsplit('/', 1)[0]}/{name}"
-
-
-def _drop_postgres(admin_url: str, name: str) -> None:
-    import asyncpg
-
-    async def drop() -> None:
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
-            )
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        finally:
-            await connection.close()
-
-    asyncio.run(drop())
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def site(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Site]:
+@pytest.fixture(scope="module")
+def site(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     directory = tmp_path_factory.mktemp("sources-server")
-    dropped: tuple[str, str] | None = None
-    if request.param == "sqlite":
-        database_url = f"sqlite:///{directory}/addon.db"
-    else:
-        admin = str(request.getfixturevalue("postgres_server"))
-        name, database_url = _create_postgres(admin)
-        dropped = (admin, name)
+    database_url = module_database_url
     events_file = directory / "events.jsonl"
     env = {
         "DATABASE_URL": database_url,
@@ -150,12 +110,8 @@ def site(
         "REJECTED_LOG_LIMIT": "1000",
         "PYTHONPATH": str(ROOT),
     }
-    try:
-        with LiveServer(env, log_dir=directory) as server:
-            yield Site(server=server, database_url=database_url, events_file=events_file)
-    finally:
-        if dropped is not None:
-            _drop_postgres(*dropped)
+    with LiveServer(env, log_dir=directory) as server:
+        yield Site(server=server, database_url=database_url, events_file=events_file)
 
 
 def unique(prefix: str) -> str:
