@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -34,10 +35,24 @@ def safe_headers(
     kept: dict[str, str] = {}
     for name, value in headers:
         lower = name.lower()
-        if lower in dropped or any(word in lower for word in _CREDENTIAL_WORDS):
+        if lower in dropped or _may_carry_credential(lower):
             continue
         kept[lower] = value if len(value) <= MAX_HEADER_VALUE else value[:MAX_HEADER_VALUE] + "…"
     return kept
+
+
+def _may_carry_credential(lower_name: str) -> bool:
+    if len(lower_name) > 64:  # not worth remembering (and a hostile name must not fill memory)
+        return _names_credential(lower_name)
+    return _names_credential_cached(lower_name)
+
+
+def _names_credential(lower_name: str) -> bool:
+    return any(word in lower_name for word in _CREDENTIAL_WORDS)
+
+
+# Header names repeat from one request to the next: judge each once.
+_names_credential_cached = functools.lru_cache(maxsize=512)(_names_credential)
 
 
 class AccessLogFilter(logging.Filter):

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, quote
 __all__ = ["canonical_request", "query_string_hash", "request_target"]
 
 _SCHEME_AND_AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/?]*")
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
 
 
 def request_target(raw_path: bytes | str, query_string: bytes | str = b"") -> str:
@@ -80,6 +81,8 @@ def _strip_origin(url: str) -> str:
 
 def _encode(value: str) -> str:
     """Percent-encode all but A-Z a-z 0-9 - . _ ~ as upper-case UTF-8 %XX."""
+    if _UNRESERVED.fullmatch(value):  # nothing to encode: the common case, without quote()
+        return value
     return quote(_utf8(value), safe="~")
 
 

@@ -209,7 +209,7 @@ def _b64decode(segment: bytes, name: str) -> bytes:
 
 def _json_object(data: bytes, name: str) -> dict[str, Any]:
     try:
-        value = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        value = _DECODER.decode(data.decode("utf-8"))
     except (ValueError, RecursionError):
         _malformed(f"the token's {name} is not JSON")
     if not isinstance(value, dict):
@@ -219,6 +219,10 @@ def _json_object(data: bytes, name: str) -> dict[str, Any]:
 
 def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
+
+
+# json.loads(..., parse_constant=...) builds a new decoder on every call; one does for all.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _malformed(reason: str) -> NoReturn:

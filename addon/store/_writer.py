@@ -34,6 +34,9 @@ _INSERT_KEY = "INSERT INTO delivery_keys (search_key, delivery_id) VALUES (?, ?)
 
 Pending = tuple[NewDelivery, "asyncio.Future[Recorded]"]
 
+# json.dumps(value, ensure_ascii=False) builds a new encoder on every call; one does for all.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+
 
 def _storable(value: Any) -> Any:
     """Text both databases take: a lone surrogate (invalid UTF-8, or a JSON escape in a hostile
@@ -43,6 +46,8 @@ def _storable(value: Any) -> Any:
         return value
     if "\x00" in value:
         value = value.replace("\x00", "\\u0000")
+    if value.isascii():  # O(1) in CPython: the common case needs no trial encoding
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -153,10 +158,11 @@ class DeliveryWriter:
             if not batch and not rejections:
                 continue
             try:
+                deliveries = [d for d, _ in batch]
                 try:
-                    results = await self._write(conn, [d for d, _ in batch], rejections)
+                    results = await conn.in_one_trip(self._write, deliveries, rejections)
                 except Conflict:  # the slow path's failure must fail the batch too
-                    results = await self._write_one_by_one(conn, [d for d, _ in batch], rejections)
+                    results = await self._write_one_by_one(conn, deliveries, rejections)
             except BaseException as exc:
                 failure = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
                 for _, future in batch:
@@ -242,11 +248,11 @@ class DeliveryWriter:
             delivery.error_code,
             delivery.method,
             delivery.path,
-            json.dumps(dict(delivery.context), ensure_ascii=False),
-            json.dumps(delivery.token, ensure_ascii=False) if delivery.token is not None else None,
+            _to_json(dict(delivery.context)),
+            _to_json(delivery.token) if delivery.token is not None else None,
             delivery.canonical_request,
             delivery.qsh_expected,
-            json.dumps(dict(delivery.headers), ensure_ascii=False),
+            _to_json(dict(delivery.headers)),
             delivery.body,
             delivery.body_size,
             delivery.resource,
@@ -280,20 +286,27 @@ class DeliveryWriter:
     async def _existing(
         self, conn: Connection, batch: Sequence[NewDelivery]
     ) -> dict[tuple[str, str | None, str | None], int]:
-        wanted = {
-            d.webhook_id
-            for d in batch
-            if d.webhook_id is not None and d.status is DeliveryStatus.ACCEPTED
-        }
-        if not wanted:
-            return {}
-        marks = ", ".join("?" for _ in wanted)
-        rows = await conn.fetch_all(
-            "SELECT origin_kind, origin, webhook_id, id FROM deliveries "
-            f"WHERE status = 'accepted' AND webhook_id IN ({marks})",
-            tuple(wanted),
-        )
-        return {(r["origin_kind"], r["origin"], r["webhook_id"]): int(r["id"]) for r in rows}
+        wanted: dict[tuple[str, str | None], set[str]] = {}
+        for d in batch:
+            if d.webhook_id is not None and d.status is DeliveryStatus.ACCEPTED:
+                wanted.setdefault((d.origin_kind, d.origin), set()).add(d.webhook_id)
+        found: dict[tuple[str, str | None, str | None], int] = {}
+        for (origin_kind, origin), webhook_ids in wanted.items():
+            # One probe of deliveries_one_accepted (origin_kind, origin, webhook_id) per identifier,
+            # whatever the size of the log. SQLite is told the index: left to itself it walks every
+            # accepted delivery of the tenant (status or (origin, status)): 1.2 s per batch at a
+            # million rows.
+            marks = ", ".join("?" for _ in webhook_ids)
+            rows = await conn.fetch_all(
+                "SELECT webhook_id, id FROM deliveries"
+                + ("" if self._db.postgres else " INDEXED BY deliveries_one_accepted")
+                + " WHERE origin_kind = ? AND "
+                + ("origin IS NULL" if origin is None else "origin = ?")
+                + f" AND status = 'accepted' AND webhook_id IN ({marks})",
+                (origin_kind, *(() if origin is None else (origin,)), *webhook_ids),
+            )
+            found.update({(origin_kind, origin, r["webhook_id"]): int(r["id"]) for r in rows})
+        return found
 
     async def _prune_rejections(self, conn: Connection, added: int) -> None:
         self._since_prune += added
