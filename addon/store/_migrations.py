@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
-from addon.store._db import Connection, Db
+from addon.store._db import SQLITE_BUSY_TIMEOUT_SECONDS, Connection, Db, StoreUnavailable
 
 __all__ = ["MIGRATIONS", "Migration", "migrate"]
 
@@ -146,8 +147,25 @@ async def migrate(db: Db) -> list[int]:
                 return await _apply(conn, db)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(?)", (POSTGRES_MIGRATION_LOCK,))
-        await conn.execute("PRAGMA journal_mode=WAL")
+        await _enable_wal(conn)
         return await _apply(conn, db)
+
+
+async def _enable_wal(conn: Connection) -> None:
+    """Put the SQLite file in WAL mode.
+
+    Changing the journal mode does not wait on SQLite's busy handler, so when several processes
+    start on a fresh file at once (`addon serve --workers N`), all but one find it locked: retry.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except StoreUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
 
 
 async def _apply(conn: Connection, db: Db) -> list[int]:

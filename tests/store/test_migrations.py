@@ -28,7 +28,7 @@ def test_concurrent_startups_migrate_exactly_once(database_url: str) -> None:
             await db.disconnect()
 
     async def scenario() -> None:
-        results = await asyncio.gather(*(one() for _ in range(4)))
+        results = await asyncio.gather(*(one() for _ in range(8)))
         applied = sorted(v for result in results for v in result)
         assert applied == [m.version for m in MIGRATIONS]
         db = await connect_database(database_url)
