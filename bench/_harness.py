@@ -10,9 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from addon.simulator import SimulatedSite
+from addon.simulator import KeyServer, SimulatedSite
 from bench._procs import (
-    KeyServer,
     RssSampler,
     ServerProcess,
     clean_environment,
@@ -107,7 +106,7 @@ class Harness:
                 "ADDON_BASE_URL": f"http://127.0.0.1:{port}",
                 "ADDON_KEY": ADDON_KEY,
                 "DATABASE_URL": database_url,
-                "CONNECT_INSTALL_KEYS_URL": keys.url,
+                "CONNECT_INSTALL_KEYS_URL": keys.address.url,
                 "SQLITE_SYNCHRONOUS": self.args.synchronous,
                 **(extra_env or {}),
             },

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
 import os
 import signal
 import socket
@@ -12,11 +11,12 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import unquote
 
 import httpx
 
-__all__ = ["KeyServer", "RssSampler", "ServerProcess", "cpu_seconds", "free_port", "rss_kib"]
+from addon.simulator import KeyServer, KeyServerAddress
+
+__all__ = ["RssSampler", "ServerProcess", "cpu_seconds", "free_port", "key_server", "rss_kib"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,41 +86,9 @@ class RssSampler:
         self._thread.join()
 
 
-class KeyServer:
-    """Atlassian's install key server on loopback: GET /<url-encoded kid> answers the PEM key."""
-
-    def __init__(self, keys: Mapping[str, str]) -> None:
-        keys = dict(keys)
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                pem = keys.get(unquote(self.path.lstrip("/").split("?", 1)[0]))
-                body = (pem or "Not Found").encode()
-                self.send_response(200 if pem else 404)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> KeyServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+def key_server(keys: Mapping[str, str]) -> KeyServer:
+    """The simulator's install key server (GET /<kid> answers the PEM key) on a free loopback port."""
+    return KeyServer(KeyServerAddress("127.0.0.1", free_port()), keys)
 
 
 class ServerProcess:

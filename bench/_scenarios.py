@@ -11,7 +11,7 @@ from typing import Any
 from bench import _million, _million_pages, _profile
 from bench._databases import check_stored, database, migrate, status_counts
 from bench._harness import MIB, ROOT, WARMUP_REQUESTS, Harness
-from bench._procs import KeyServer, ServerProcess, clean_environment, free_port, rss_kib
+from bench._procs import ServerProcess, clean_environment, free_port, key_server, rss_kib
 from bench._report import Row, log, log_row
 from bench._requests import make_bodies
 
@@ -73,7 +73,7 @@ class Bench(Harness):
         rows: dict[int, Row] = {}
         with (
             database(kind, self.workdir, name, admin_url) as database_url,
-            KeyServer({self.site.kid: self.site.public_key_pem}) as keys,
+            key_server({self.site.kid: self.site.public_key_pem}) as keys,
         ):
             server = self.start_addon(name, database_url, keys, access_log=access_log)
             try:
@@ -104,7 +104,7 @@ class Bench(Harness):
         pool = self.requests(max(self.args.requests, SOAK_TOTAL))
         with (
             database("sqlite", self.workdir, "soak", None) as database_url,
-            KeyServer({self.site.kid: self.site.public_key_pem}) as keys,
+            key_server({self.site.kid: self.site.public_key_pem}) as keys,
         ):
             server = self.start_addon("soak", database_url, keys, access_log=True)
             try:
@@ -156,7 +156,7 @@ class Bench(Harness):
         result: dict[str, Any] = {"rows": count, "kind": kind}
         with (
             database(kind, self.workdir, name, admin_url) as database_url,
-            KeyServer({self.site.kid: self.site.public_key_pem}) as keys,
+            key_server({self.site.kid: self.site.public_key_pem}) as keys,
         ):
             asyncio.run(migrate(database_url))
             log(f"{name}: writing {count:,} deliveries straight into the database ...")
@@ -227,7 +227,7 @@ class Bench(Harness):
         pool = self.requests(self.args.requests)
         with (
             database("sqlite", self.workdir, "profile", None) as database_url,
-            KeyServer({self.site.kid: self.site.public_key_pem}) as keys,
+            key_server({self.site.kid: self.site.public_key_pem}) as keys,
         ):
             server = self.start_addon(
                 "profile", database_url, keys, access_log=self.args.access_log != "off"
