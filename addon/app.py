@@ -20,6 +20,7 @@ from addon.services import start_services, stop_services, templates_directory
 from addon.settings import Settings, load_settings
 from addon.web import _connect, _pages, _sources
 from addon.web._errors import exception_handlers
+from addon.web._lane import WebhookLane
 from addon.web._middleware import BasePathMiddleware, SecurityHeadersMiddleware
 
 __all__ = ["create_app"]
@@ -62,11 +63,16 @@ def create_app(settings: Settings | None = None, *, handlers: Handlers | None = 
         *_connect.lifecycle_routes(rendered.lifecycle),
         Route(_sources.PATH, _sources.webhook_endpoint, methods=ANY_METHOD, name="sources"),
         *inspector.routes(settings),
-        Route("/{path:path}", _connect.webhook_endpoint, methods=ANY_METHOD, name="webhooks"),
     ]
+    catch_all = Route(
+        "/{path:path}", _connect.webhook_endpoint, methods=ANY_METHOD, name="webhooks"
+    )
     app = Starlette(
-        routes=routes,
+        routes=[*routes, catch_all],
         middleware=[
+            Middleware(
+                WebhookLane, base_path=settings.base_path, realm=settings.key, routes=routes
+            ),
             Middleware(BasePathMiddleware, base_path=settings.base_path),
             Middleware(SecurityHeadersMiddleware),
         ],

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive, Scope
 
 from addon.errors import BadRequest, PayloadTooLarge
 from addon.incoming import Incoming
 
-__all__ = ["incoming", "read_body"]
+__all__ = ["incoming", "incoming_from_scope", "read_body", "receive_body"]
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, or PayloadTooLarge as soon as it is known to exceed `limit` bytes."""
-    declared = request.headers.get("content-length")
+def _declared_length(headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
+    for key, value in headers:
+        if key == b"content-length":  # ASGI servers give header names in lower case
+            return value
+    return None
+
+
+async def receive_body(receive: Receive, declared: bytes | str | None, limit: int) -> bytes:
+    """The body from ASGI `receive`, or PayloadTooLarge as soon as it exceeds `limit` bytes.
+
+    Raises Starlette's ClientDisconnect if the client goes away before the end.
+    """
     if declared is not None:
         try:
             size = int(declared)
@@ -26,28 +37,47 @@ async def read_body(request: Request, limit: int) -> bytes:
             )
     chunks: list[bytes] = []
     received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes (MAX_BODY_BYTES)")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            received += len(chunk)
+            if received > limit:
+                raise PayloadTooLarge(
+                    f"the body exceeds the limit of {limit} bytes (MAX_BODY_BYTES)"
+                )
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def incoming(request: Request, limit: int) -> Incoming:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, or PayloadTooLarge as soon as it is known to exceed `limit` bytes."""
+    return await receive_body(request.receive, request.headers.get("content-length"), limit)
+
+
+async def incoming_from_scope(scope: Scope, receive: Receive, limit: int) -> Incoming:
     """The request as plain values: raw path and query as on the wire, headers, bounded body."""
     received_at = time.time()
-    body = await read_body(request, limit)
-    scope = request.scope
+    raw_headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
+    body = await receive_body(receive, _declared_length(raw_headers), limit)
     raw_path = scope.get("raw_path")
     path = raw_path.decode("utf-8", "surrogateescape") if raw_path else scope["path"]
     if "?" in path:
         path = path.split("?", 1)[0]
     return Incoming(
-        method=request.method,
+        method=scope["method"],
         path=path,
         query=scope.get("query_string", b"").decode("utf-8", "surrogateescape"),
-        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers],
         body=body,
         received_at=received_at,
     )
+
+
+async def incoming(request: Request, limit: int) -> Incoming:
+    """`incoming_from_scope` for a Starlette request."""
+    return await incoming_from_scope(request.scope, request.receive, limit)

@@ -1,0 +1,188 @@
+"""The webhook lane in front of the router, driven through ASGI with a stand-in for the services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from starlette.routing import Route
+
+from addon.errors import ServiceUnavailable, Unauthorized
+from addon.incoming import Incoming
+from addon.web._lane import MAX_REMEMBERED_PATHS, WebhookLane
+
+WEBHOOK = "/webhooks/jira/issue-updated"
+
+
+@dataclass
+class FakeIngest:
+    refusal: Exception | None = None
+    received: list[tuple[Incoming, Any, dict[str, str]]] = field(default_factory=list)
+
+    def match(self, path: str, query: str) -> tuple[str, dict[str, str]] | None:
+        if path.startswith("/webhooks/"):
+            return "module", {"query": query}
+        return None
+
+    async def receive(self, request: Incoming, module: Any, context: dict[str, str]) -> None:
+        if self.refusal is not None:
+            raise self.refusal
+        self.received.append((request, module, context))
+
+
+@dataclass
+class Exchange:
+    """One request through the lane: what the inner app saw and what went out."""
+
+    ingest: FakeIngest
+    inner_calls: list[str]
+    sent: list[dict[str, Any]]
+
+    @property
+    def status(self) -> int | None:
+        starts = [m for m in self.sent if m["type"] == "http.response.start"]
+        return starts[0]["status"] if starts else None
+
+    @property
+    def headers(self) -> dict[bytes, bytes]:
+        start = next(m for m in self.sent if m["type"] == "http.response.start")
+        return dict(start["headers"])
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.sent if m["type"] == "http.response.body")
+
+
+def exchange(
+    *,
+    method: str = "POST",
+    path: str = WEBHOOK,
+    chunks: tuple[bytes, ...] = (b'{"webhookEvent": "jira:issue_updated"}',),
+    disconnect: bool = False,
+    ingest: FakeIngest | None = None,
+    services: bool = True,
+    base_path: str = "",
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+    lane: WebhookLane | None = None,
+) -> Exchange:
+    ingest = ingest or FakeIngest()
+    inner_calls: list[str] = []
+    sent: list[dict[str, Any]] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        inner_calls.append(scope["path"])
+
+    async def installed(request: Any) -> None:
+        raise AssertionError("never called: the lane only asks whether the route matches")
+
+    if lane is None:
+        lane = WebhookLane(
+            inner, base_path=base_path, realm="addon-key", routes=[Route("/installed", installed)]
+        )
+    lane.app = inner
+    state = SimpleNamespace()
+    if services:
+        state.services = SimpleNamespace(
+            ingest=ingest, settings=SimpleNamespace(max_body_bytes=100)
+        )
+    raw_path, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": raw_path,
+        "raw_path": raw_path.encode(),
+        "query_string": query.encode(),
+        "headers": [(b"content-type", b"application/json"), *headers],
+        "app": SimpleNamespace(state=state),
+    }
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+        for i, chunk in enumerate(chunks)
+    ]
+    if disconnect:
+        messages = [*messages[:-1], {"type": "http.disconnect"}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(lane(scope, receive, send))
+    return Exchange(ingest, inner_calls, sent)
+
+
+def test_a_webhook_post_is_received_and_answered_204() -> None:
+    done = exchange(path=WEBHOOK + "?issueKey=PLAT-1", chunks=(b'{"a":', b" 1}"))
+    assert done.status == 204 and done.body == b""
+    assert done.inner_calls == []
+    ((request, module, context),) = done.ingest.received
+    assert request.body == b'{"a": 1}'
+    assert request.path == WEBHOOK and request.query == "issueKey=PLAT-1"
+    assert request.header("Content-Type") == "application/json"
+    assert module == "module" and context == {"query": "issueKey=PLAT-1"}
+
+
+def test_other_methods_and_paths_go_to_the_router() -> None:
+    assert exchange(method="GET").inner_calls == [WEBHOOK]
+    assert exchange(path="/not-a-webhook").inner_calls == ["/not-a-webhook"]
+
+
+def test_a_path_another_route_answers_is_left_to_it() -> None:
+    class Claiming(FakeIngest):
+        def match(self, path: str, query: str) -> tuple[str, dict[str, str]] | None:
+            return "module", {}
+
+    done = exchange(path="/installed", ingest=Claiming())
+    assert done.inner_calls == ["/installed"] and done.ingest.received == []
+
+
+def test_before_start_up_everything_goes_to_the_router() -> None:
+    assert exchange(services=False).inner_calls == [WEBHOOK]
+
+
+def test_a_refusal_answers_json_with_the_jwt_realm() -> None:
+    done = exchange(ingest=FakeIngest(refusal=Unauthorized("bad signature", code="bad_sig")))
+    assert done.status == 401
+    assert json.loads(done.body) == {"error": "bad_sig", "reason": "bad signature"}
+    assert done.headers[b"www-authenticate"] == b'JWT realm="addon-key"'
+    assert done.headers[b"cache-control"] == b"no-store"
+
+
+def test_a_store_outage_answers_503() -> None:
+    done = exchange(ingest=FakeIngest(refusal=ServiceUnavailable("database away")))
+    assert done.status == 503
+    assert json.loads(done.body)["error"] == "service_unavailable"
+
+
+def test_a_body_over_the_limit_answers_413_whether_declared_or_streamed() -> None:
+    declared = exchange(headers=((b"content-length", b"1000"),))
+    assert declared.status == 413 and declared.ingest.received == []
+    streamed = exchange(chunks=(b"x" * 60, b"x" * 60))
+    assert streamed.status == 413 and streamed.ingest.received == []
+    bad = exchange(headers=((b"content-length", b"ten"),))
+    assert bad.status == 400 and json.loads(bad.body)["error"] == "bad_content_length"
+
+
+def test_a_client_gone_before_the_end_of_the_body_gets_no_answer() -> None:
+    done = exchange(chunks=(b'{"a":', b" 1}"), disconnect=True)
+    assert done.sent == [] and done.ingest.received == []
+
+
+def test_the_base_path_is_stripped_before_matching() -> None:
+    done = exchange(path="/jira" + WEBHOOK, base_path="/jira/")
+    assert done.status == 204
+    assert done.ingest.received[0][0].path == "/jira" + WEBHOOK
+
+
+def test_the_paths_it_remembers_are_bounded() -> None:
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    lane = WebhookLane(inner, base_path="", realm="k", routes=[])
+    for n in range(MAX_REMEMBERED_PATHS + 10):
+        exchange(path=f"/webhooks/{n}", lane=lane)
+    assert 0 < len(lane._claimed) <= MAX_REMEMBERED_PATHS
