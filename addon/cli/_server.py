@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import copy
 import signal
 import sys
 from typing import Any
@@ -14,6 +13,7 @@ import uvicorn
 
 from addon.cli._common import CliError, load, run_with_store
 from addon.handlers import HandlersError, load_handlers
+from addon.logs import log_config
 from addon.services import worker_for
 from addon.store import Store, open_store
 
@@ -40,14 +40,6 @@ def register(commands: Any) -> None:
         "worker", help="run handlers in this process (ADDON_WORKER=external)"
     )
     worker.set_defaults(run=run_worker)
-
-
-def log_config() -> dict[str, Any]:
-    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    config["filters"] = {"mask_jwt": {"()": "addon.redact.AccessLogFilter"}}
-    config["handlers"]["access"]["filters"] = ["mask_jwt"]
-    config["loggers"]["addon"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return config
 
 
 def run_descriptor(args: argparse.Namespace) -> int:
