@@ -202,8 +202,10 @@ def _rows(
         )
         keys: list[tuple[str, int]] = []
         if not rejected:
+            # An accepted delivery is found by its identifier through deliveries_one_accepted.
+            identifier = None if status == "accepted" else webhook_id
             for key in dict.fromkeys(
-                (issue_key, project if issue_key else None, sprint, actor, webhook_id)
+                (issue_key, project if issue_key else None, sprint, actor, identifier)
             ):
                 if key:
                     keys.append((key, delivery_id))

@@ -13,6 +13,20 @@ __all__ = ["DeliveryFilter", "DeliveryReads"]
 PRUNE_CHUNK = 5_000
 BROAD_PREFIX = 2_000
 
+_BY_ID = "INDEXED BY deliveries_one_accepted"
+_ACCEPTED_ID_IN_RANGE = "d.status = 'accepted' AND d.webhook_id >= ? AND d.webhook_id < ?"
+_KEY_OF_DELIVERY = (
+    "SELECT 1 FROM delivery_keys k WHERE k.delivery_id = d.id "
+    "AND k.search_key >= ? AND k.search_key < ?"
+)
+_DELIVERIES_WITH_KEY_IN_RANGE = (
+    "SELECT delivery_id FROM delivery_keys WHERE search_key >= ? AND search_key < ?"
+)
+_KEYS_IN_RANGE = "SELECT 1 FROM delivery_keys WHERE search_key >= ? AND search_key < ?"
+_ACCEPTED_IDS_IN_RANGE = (
+    "SELECT 1 FROM deliveries WHERE status = 'accepted' AND webhook_id >= ? AND webhook_id < ?"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryFilter:
@@ -47,46 +61,76 @@ class DeliveryReads:
         if before_id is not None:
             clauses.append("d.id < ?")
             params.append(before_id)
-        join = ""
-        order = "d.id"
-        if where.q and where.q.endswith("*") and len(where.q) > 1:
+        if not where.q:
+            return await self._select(clauses, params, limit=limit)
+        # A key is in delivery_keys, except an accepted delivery's webhook identifier, which is in
+        # deliveries_one_accepted (identifier first): each match is looked up in both.
+        if where.q.endswith("*") and len(where.q) > 1:
             low, high = where.q[:-1], where.q[:-1] + "\U0010ffff"
             if await self._prefix_is_broad(low, high):
-                clauses.append(
-                    "EXISTS (SELECT 1 FROM delivery_keys k WHERE k.delivery_id = d.id "
-                    "AND k.search_key >= ? AND k.search_key < ?)"
+                return await self._select(
+                    [*clauses, f"(EXISTS ({_KEY_OF_DELIVERY}) OR ({_ACCEPTED_ID_IN_RANGE}))"],
+                    [*params, low, high, low, high],
+                    limit=limit,
+                    index="NOT INDEXED",
                 )
-            else:
-                clauses.append(
-                    "d.id IN (SELECT delivery_id FROM delivery_keys "
-                    "WHERE search_key >= ? AND search_key < ?)"
-                )
-            params.extend((low, high))
-        elif where.q:
-            join = "JOIN delivery_keys k ON k.delivery_id = d.id"
-            order = "k.delivery_id"
-            clauses.append("k.search_key = ?")
-            params.append(where.q)
-        sql = f"SELECT d.* FROM deliveries d {join}"
+            by_key = await self._select(
+                [*clauses, f"d.id IN ({_DELIVERIES_WITH_KEY_IN_RANGE})"],
+                [*params, low, high],
+                limit=limit,
+            )
+            by_identifier = await self._select(
+                [*clauses, _ACCEPTED_ID_IN_RANGE], [*params, low, high], limit=limit, index=_BY_ID
+            )
+        else:
+            by_key = await self._select(
+                [*clauses, "k.search_key = ?"],
+                [*params, where.q],
+                limit=limit,
+                join="JOIN delivery_keys k ON k.delivery_id = d.id",
+                order="k.delivery_id",
+            )
+            by_identifier = await self._select(
+                [*clauses, "d.status = 'accepted' AND d.webhook_id = ?"],
+                [*params, where.q],
+                limit=limit,
+                index=_BY_ID,
+            )
+        merged = {d.id: d for d in (*by_key, *by_identifier)}
+        return sorted(merged.values(), key=lambda d: d.id, reverse=True)[:limit]
+
+    async def _select(
+        self,
+        clauses: list[str],
+        params: list[Any],
+        *,
+        limit: int,
+        join: str = "",
+        order: str = "d.id",
+        index: str = "",
+    ) -> list[Delivery]:
+        hint = "" if self._db.postgres or not index else f" {index}"
+        sql = f"SELECT d.* FROM deliveries d{hint} {join}"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += f" ORDER BY {order} DESC LIMIT ?"
-        params.append(limit)
-        rows = await self._db.fetch_all(sql, params)
+        rows = await self._db.fetch_all(sql, [*params, limit])
         return [Delivery.from_row(row) for row in rows]
 
     async def _prefix_is_broad(self, low: str, high: str) -> bool:
         """True when a prefix matches so many keys that scanning newest-first finds a page sooner.
 
-        A narrow prefix is answered from the key index (collect the matches, sort, take a page); a
+        A narrow prefix is answered from the indexes (collect the matches, sort, take a page); a
         broad one by walking deliveries newest first and probing the key index for each.
         """
-        row = await self._db.fetch_one(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM delivery_keys "
-            "WHERE search_key >= ? AND search_key < ? LIMIT ?) AS matches",
-            (low, high, BROAD_PREFIX),
-        )
-        return row is not None and int(row["n"]) >= BROAD_PREFIX
+        for counted in (_KEYS_IN_RANGE, _ACCEPTED_IDS_IN_RANGE):
+            row = await self._db.fetch_one(
+                f"SELECT COUNT(*) AS n FROM ({counted} LIMIT ?) AS matches",
+                (low, high, BROAD_PREFIX),
+            )
+            if row is not None and int(row["n"]) >= BROAD_PREFIX:
+                return True
+        return False
 
     async def get(self, delivery_id: int) -> Delivery | None:
         row = await self._db.fetch_one("SELECT * FROM deliveries WHERE id = ?", (delivery_id,))

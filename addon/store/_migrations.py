@@ -131,10 +131,19 @@ _V3 = _both(
     "CREATE INDEX deliveries_by_origin_status ON deliveries (origin, status, id)",
 )
 
+# Identifier first: the same uniqueness, and an accepted delivery is found by its identifier alone
+# (the inspector's search), so the writer no longer stores that identifier in delivery_keys.
+_V4 = _both(
+    "DROP INDEX deliveries_one_accepted",
+    """CREATE UNIQUE INDEX deliveries_one_accepted ON deliveries (webhook_id, origin_kind, origin)
+        WHERE status = 'accepted' AND webhook_id IS NOT NULL""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
     Migration(3, "indexes for a delivery's duplicates and a tenant's deliveries by status", *_V3),
+    Migration(4, "accepted deliveries found by webhook identifier alone", *_V4),
 )
 
 

@@ -78,6 +78,63 @@ def test_broad_prefix_takes_the_newest_first_scan(database_url: str) -> None:
     scenario_on(database_url, body)
 
 
+def test_webhook_identifiers_are_found_without_a_key_row_for_accepted_deliveries(
+    database_url: str,
+) -> None:
+    def ided(index: int, webhook_id: str) -> NewDelivery:
+        return new(index, webhook_id=webhook_id, search_keys=(f"PRJ-{index}", webhook_id))
+
+    async def body(store: Store) -> None:
+        first = await store.writer.record(ided(1, "abc-111"))
+        again = await store.writer.record(ided(1, "abc-111"))
+        other = await store.writer.record(ided(2, "abd-222"))
+        assert again.status is DeliveryStatus.DUPLICATE
+        keys = await store.db.fetch_all(
+            "SELECT search_key, delivery_id FROM delivery_keys WHERE search_key LIKE 'ab%'"
+        )
+        # The accepted deliveries' identifiers live in deliveries_one_accepted; the duplicate's
+        # (not in that index) is a key.
+        assert [(r["search_key"], int(r["delivery_id"])) for r in keys] == [("abc-111", again.id)]
+
+        async def found(**where: str) -> list[int]:
+            return [d.id for d in await store.deliveries.page(DeliveryFilter(**where), limit=10)]
+
+        assert await found(q="abc-111") == [again.id, first.id]
+        assert await found(q="abc-111", status="accepted") == [first.id]
+        assert await found(q="abc-111", status="duplicate") == [again.id]
+        assert await found(q="abc-111", origin="tenant-0") == []
+        assert await found(q="ab*") == [other.id, again.id, first.id]
+        assert await found(q="abd*") == [other.id]
+        assert await found(q="ab*", origin="tenant-1") == [again.id, first.id]
+        assert await found(q="abc") == []
+        page = await store.deliveries.page(DeliveryFilter(q="ab*"), limit=2)
+        assert [d.id for d in page] == [other.id, again.id]
+        rest = await store.deliveries.page(DeliveryFilter(q="ab*"), limit=2, before_id=again.id)
+        assert [d.id for d in rest] == [first.id]
+
+    scenario_on(database_url, body)
+
+
+def test_a_broad_prefix_of_identifiers_takes_the_newest_first_scan(database_url: str) -> None:
+    async def body(store: Store) -> None:
+        total = BROAD_PREFIX + 100
+        await asyncio.gather(
+            *(
+                store.writer.record(new(i, webhook_id=f"id-{i}", search_keys=()))
+                for i in range(total)
+            )
+        )
+        page = await store.deliveries.page(DeliveryFilter(q="id-*"), limit=50)
+        newest = await store.deliveries.page(DeliveryFilter(), limit=50)
+        assert [d.id for d in page] == [d.id for d in newest]
+        narrow = await store.deliveries.page(DeliveryFilter(q="id-100*"), limit=50)
+        assert sorted(d.webhook_id or "" for d in narrow) == sorted(
+            ["id-100", *(f"id-100{i}" for i in range(10))]
+        )
+
+    scenario_on(database_url, body)
+
+
 def test_duplicates_of_a_delivery_and_retention(database_url: str) -> None:
     async def body(store: Store) -> None:
         original = await store.writer.record(new(1))

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
-from addon.store import MIGRATIONS, connect_database, migrate
+import pytest
+
+from addon.store import (
+    MIGRATIONS,
+    DeliveryFilter,
+    DeliveryStatus,
+    NewDelivery,
+    connect_database,
+    migrate,
+    open_store,
+)
 
 
 def test_migrations_apply_once(database_url: str) -> None:
@@ -39,3 +50,45 @@ def test_concurrent_startups_migrate_exactly_once(database_url: str) -> None:
             await db.disconnect()
 
     asyncio.run(scenario())
+
+
+def test_a_log_written_before_version_4_is_still_searched_and_deduplicated(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 4 rebuilds the duplicate guard with the identifier first, over existing rows."""
+    import addon.store._migrations as migrations
+
+    async def scenario() -> None:
+        monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:3])
+        store = await open_store(database_url)
+        await store.start()
+        old = await store.writer.record(delivery("w-1"))
+        await store.close()
+        monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+        db = await connect_database(database_url)
+        try:
+            assert await migrate(db) == [4]
+        finally:
+            await db.disconnect()
+        store = await open_store(database_url)
+        await store.start()
+        try:
+            assert (await store.writer.record(delivery("w-1"))).duplicate_of == old.id
+            found = await store.deliveries.page(DeliveryFilter(q="w-1"), limit=10)
+            assert [d.id for d in found][-1] == old.id
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def delivery(webhook_id: str) -> NewDelivery:
+    return NewDelivery(
+        received_at=time.time(),
+        origin_kind="connect",
+        origin="tenant",
+        status=DeliveryStatus.ACCEPTED,
+        event="jira:issue_updated",
+        webhook_id=webhook_id,
+        search_keys=("PRJ-1", webhook_id),
+    )
