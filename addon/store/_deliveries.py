@@ -24,7 +24,8 @@ _DELIVERIES_WITH_KEY_IN_RANGE = (
 )
 _KEYS_IN_RANGE = "SELECT 1 FROM delivery_keys WHERE search_key >= ? AND search_key < ?"
 _ACCEPTED_IDS_IN_RANGE = (
-    "SELECT 1 FROM deliveries WHERE status = 'accepted' AND webhook_id >= ? AND webhook_id < ?"
+    "SELECT 1 FROM deliveries {hint} "
+    "WHERE status = 'accepted' AND webhook_id >= ? AND webhook_id < ?"
 )
 
 
@@ -123,7 +124,9 @@ class DeliveryReads:
         A narrow prefix is answered from the indexes (collect the matches, sort, take a page); a
         broad one by walking deliveries newest first and probing the key index for each.
         """
-        for counted in (_KEYS_IN_RANGE, _ACCEPTED_IDS_IN_RANGE):
+        # Left to itself, SQLite counts identifiers by walking every accepted delivery.
+        by_id = _ACCEPTED_IDS_IN_RANGE.format(hint="" if self._db.postgres else _BY_ID)
+        for counted in (_KEYS_IN_RANGE, by_id):
             row = await self._db.fetch_one(
                 f"SELECT COUNT(*) AS n FROM ({counted} LIMIT ?) AS matches",
                 (low, high, BROAD_PREFIX),

@@ -133,17 +133,23 @@ _V3 = _both(
 
 # Identifier first: the same uniqueness, and an accepted delivery is found by its identifier alone
 # (the inspector's search), so the writer no longer stores that identifier in delivery_keys.
+# A delivery's keys by delivery, covering: a broad prefix search probes it for every delivery it
+# walks, without a lookup in the table (41 -> 25 ms at a million deliveries).
 _V4 = _both(
     "DROP INDEX deliveries_one_accepted",
     """CREATE UNIQUE INDEX deliveries_one_accepted ON deliveries (webhook_id, origin_kind, origin)
         WHERE status = 'accepted' AND webhook_id IS NOT NULL""",
+    "CREATE INDEX delivery_keys_of_delivery ON delivery_keys (delivery_id, search_key)",
+    "DROP INDEX delivery_keys_by_delivery",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
     Migration(3, "indexes for a delivery's duplicates and a tenant's deliveries by status", *_V3),
-    Migration(4, "accepted deliveries found by webhook identifier alone", *_V4),
+    Migration(
+        4, "search by webhook identifier through the duplicate guard; covering key index", *_V4
+    ),
 )
 
 
