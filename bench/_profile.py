@@ -6,6 +6,7 @@ import collections
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,14 +24,16 @@ class Profile:
 
 
 def py_spy() -> str | None:
-    return shutil.which("py-spy")
+    """py-spy on PATH, or beside this Python (`pip install py-spy` into a venv not activated)."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
 
 
 def record(pid: int, seconds: float, output: Path, *, rate: int = 200) -> subprocess.Popen[bytes]:
     """Start py-spy on `pid` for `seconds`, collapsed stacks (one line per stack) into `output`."""
     return subprocess.Popen(
         [
-            "py-spy",
+            py_spy() or "py-spy",
             "record",
             "--pid",
             str(pid),
