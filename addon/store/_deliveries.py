@@ -15,10 +15,7 @@ BROAD_PREFIX = 2_000
 
 _BY_ID = "INDEXED BY deliveries_one_accepted"
 _ACCEPTED_ID_IN_RANGE = "d.status = 'accepted' AND d.webhook_id >= ? AND d.webhook_id < ?"
-_KEY_OF_DELIVERY = (
-    "SELECT 1 FROM delivery_keys k WHERE k.delivery_id = d.id "
-    "AND k.search_key >= ? AND k.search_key < ?"
-)
+_KEYS_OF_DELIVERY = "delivery_keys_of_delivery"
 _DELIVERIES_WITH_KEY_IN_RANGE = (
     "SELECT delivery_id FROM delivery_keys WHERE search_key >= ? AND search_key < ?"
 )
@@ -67,22 +64,7 @@ class DeliveryReads:
         # A key is in delivery_keys, except an accepted delivery's webhook identifier, which is in
         # deliveries_one_accepted (identifier first): each match is looked up in both.
         if where.q.endswith("*") and len(where.q) > 1:
-            low, high = where.q[:-1], where.q[:-1] + "\U0010ffff"
-            if await self._prefix_is_broad(low, high):
-                return await self._select(
-                    [*clauses, f"(EXISTS ({_KEY_OF_DELIVERY}) OR ({_ACCEPTED_ID_IN_RANGE}))"],
-                    [*params, low, high, low, high],
-                    limit=limit,
-                    index="NOT INDEXED",
-                )
-            by_key = await self._select(
-                [*clauses, f"d.id IN ({_DELIVERIES_WITH_KEY_IN_RANGE})"],
-                [*params, low, high],
-                limit=limit,
-            )
-            by_identifier = await self._select(
-                [*clauses, _ACCEPTED_ID_IN_RANGE], [*params, low, high], limit=limit, index=_BY_ID
-            )
+            found = await self._by_prefix(where.q[:-1], clauses, params, limit)
         else:
             by_key = await self._select(
                 [*clauses, "k.search_key = ?"],
@@ -97,8 +79,67 @@ class DeliveryReads:
                 limit=limit,
                 index=_BY_ID,
             )
-        merged = {d.id: d for d in (*by_key, *by_identifier)}
+            found = [*by_key, *by_identifier]
+        merged = {d.id: d for d in found}
         return sorted(merged.values(), key=lambda d: d.id, reverse=True)[:limit]
+
+    async def _by_prefix(
+        self, prefix: str, clauses: list[str], params: list[Any], limit: int
+    ) -> list[Delivery]:
+        """Deliveries with a key or accepted identifier starting with `prefix`, up to a page each.
+
+        A narrow prefix is answered from the indexes: collect the matches, sort, take a page. For a
+        broad one that would mean sorting many thousands, so the newest are found by walking: keys
+        through their index by delivery (newest first, no table lookups), identifiers through the
+        log itself.
+        """
+        low, high = prefix, prefix + "\U0010ffff"
+        keys, identifiers = await self._count_in_range(low, high)
+        found: list[Delivery] = []
+        if keys >= BROAD_PREFIX:
+            ids = await self._walk_keys(low, high, clauses, params, limit)
+            if ids:
+                marks = ", ".join("?" for _ in ids)
+                found += await self._select([f"d.id IN ({marks})"], ids, limit=limit)
+        elif keys:
+            found += await self._select(
+                [*clauses, f"d.id IN ({_DELIVERIES_WITH_KEY_IN_RANGE})"],
+                [*params, low, high],
+                limit=limit,
+            )
+        if identifiers:
+            found += await self._select(
+                [*clauses, _ACCEPTED_ID_IN_RANGE],
+                [*params, low, high],
+                limit=limit,
+                index="NOT INDEXED" if identifiers >= BROAD_PREFIX else _BY_ID,
+            )
+        return found
+
+    async def _walk_keys(
+        self, low: str, high: str, clauses: list[str], params: list[Any], limit: int
+    ) -> list[int]:
+        """The newest `limit` delivery ids with a key in [low, high) that pass `clauses`."""
+        # A delivery has a few keys: fetch a few per wanted delivery, and go on if that was short.
+        batch = limit * 4
+        join = "JOIN" if self._db.postgres else f"INDEXED BY {_KEYS_OF_DELIVERY} CROSS JOIN"
+        found: dict[int, None] = {}
+        below: int | None = None
+        while len(found) < limit:
+            extra = [*clauses, "k.delivery_id < ?"] if below is not None else clauses
+            sql = (
+                f"SELECT k.delivery_id AS id FROM delivery_keys k {join} deliveries d "
+                "ON d.id = k.delivery_id WHERE k.search_key >= ? AND k.search_key < ?"
+                + "".join(f" AND {clause}" for clause in extra)
+                + " ORDER BY k.delivery_id DESC LIMIT ?"
+            )
+            more = [below] if below is not None else []
+            rows = await self._db.fetch_all(sql, [low, high, *params, *more, batch])
+            found.update((int(row["id"]), None) for row in rows)
+            if len(rows) < batch:
+                break
+            below = int(rows[-1]["id"])
+        return list(found)[:limit]
 
     async def _select(
         self,
@@ -118,22 +159,18 @@ class DeliveryReads:
         rows = await self._db.fetch_all(sql, [*params, limit])
         return [Delivery.from_row(row) for row in rows]
 
-    async def _prefix_is_broad(self, low: str, high: str) -> bool:
-        """True when a prefix matches so many keys that scanning newest-first finds a page sooner.
-
-        A narrow prefix is answered from the indexes (collect the matches, sort, take a page); a
-        broad one by walking deliveries newest first and probing the key index for each.
-        """
+    async def _count_in_range(self, low: str, high: str) -> tuple[int, int]:
+        """Keys, and accepted identifiers, in [low, high): each counted up to BROAD_PREFIX."""
         # Left to itself, SQLite counts identifiers by walking every accepted delivery.
         by_id = _ACCEPTED_IDS_IN_RANGE.format(hint="" if self._db.postgres else _BY_ID)
+        counts = []
         for counted in (_KEYS_IN_RANGE, by_id):
             row = await self._db.fetch_one(
                 f"SELECT COUNT(*) AS n FROM ({counted} LIMIT ?) AS matches",
                 (low, high, BROAD_PREFIX),
             )
-            if row is not None and int(row["n"]) >= BROAD_PREFIX:
-                return True
-        return False
+            counts.append(int(row["n"]) if row is not None else 0)
+        return counts[0], counts[1]
 
     async def get(self, delivery_id: int) -> Delivery | None:
         row = await self._db.fetch_one("SELECT * FROM deliveries WHERE id = ?", (delivery_id,))

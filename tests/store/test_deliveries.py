@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from addon.store import DeliveryFilter, DeliveryStatus, NewDelivery, Store, open_store
+from addon.store import _deliveries as deliveries_module
 from addon.store._deliveries import BROAD_PREFIX
 
 
@@ -131,6 +134,33 @@ def test_a_broad_prefix_of_identifiers_takes_the_newest_first_scan(database_url:
         assert sorted(d.webhook_id or "" for d in narrow) == sorted(
             ["id-100", *(f"id-100{i}" for i in range(10))]
         )
+
+    scenario_on(database_url, body)
+
+
+def test_the_broad_prefix_walk_returns_whole_pages_whatever_the_keys_per_delivery(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six matching keys per delivery: the walk over the key index goes on until a page is full."""
+    monkeypatch.setattr(deliveries_module, "BROAD_PREFIX", 20)
+
+    async def body(store: Store) -> None:
+        for index in range(60):
+            keys = tuple(f"K{index}-{n}" for n in range(6))
+            await store.writer.record(new(index, search_keys=keys))
+        newest = await store.deliveries.page(DeliveryFilter(), limit=60)
+        page = await store.deliveries.page(DeliveryFilter(q="K*"), limit=10)
+        assert [d.id for d in page] == [d.id for d in newest[:10]]
+        comments = await store.deliveries.page(
+            DeliveryFilter(q="K*", event="comment_created"), limit=5
+        )
+        expected = [d.id for d in newest if d.event == "comment_created"]
+        assert [d.id for d in comments] == expected[:5]
+        after = await store.deliveries.page(
+            DeliveryFilter(q="K*", event="comment_created"), limit=5, before_id=comments[-1].id
+        )
+        assert [d.id for d in after] == expected[5:10]
+        assert await store.deliveries.page(DeliveryFilter(q="K*", status="rejected"), limit=5) == []
 
     scenario_on(database_url, body)
 
