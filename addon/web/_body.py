@@ -11,7 +11,7 @@ from starlette.types import Receive, Scope
 from addon.errors import BadRequest, PayloadTooLarge
 from addon.incoming import Incoming
 
-__all__ = ["incoming", "incoming_from_scope", "read_body", "receive_body"]
+__all__ = ["incoming", "incoming_from_scope"]
 
 
 def _declared_length(headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
@@ -21,7 +21,7 @@ def _declared_length(headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
     return None
 
 
-async def receive_body(receive: Receive, declared: bytes | str | None, limit: int) -> bytes:
+async def _receive_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
     """The body from ASGI `receive`, or PayloadTooLarge as soon as it exceeds `limit` bytes.
 
     Raises Starlette's ClientDisconnect if the client goes away before the end.
@@ -54,16 +54,11 @@ async def receive_body(receive: Receive, declared: bytes | str | None, limit: in
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, or PayloadTooLarge as soon as it is known to exceed `limit` bytes."""
-    return await receive_body(request.receive, request.headers.get("content-length"), limit)
-
-
 async def incoming_from_scope(scope: Scope, receive: Receive, limit: int) -> Incoming:
     """The request as plain values: raw path and query as on the wire, headers, bounded body."""
     received_at = time.time()
     raw_headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
-    body = await receive_body(receive, _declared_length(raw_headers), limit)
+    body = await _receive_body(receive, _declared_length(raw_headers), limit)
     raw_path = scope.get("raw_path")
     path = raw_path.decode("utf-8", "surrogateescape") if raw_path else scope["path"]
     if "?" in path:
