@@ -48,8 +48,12 @@ class WebhookLane:
             return
         services: Services | None = getattr(scope["app"].state, "services", None)
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        relative = strip_base(raw_path.decode("latin-1").split("?", 1)[0], self.base_path)
-        if services is None or self._claimed_by_route(relative):
+        path = raw_path.decode("latin-1").split("?", 1)[0]
+        if services is None or not self._under_base(path):  # BasePathMiddleware answers those
+            await self.app(scope, receive, send)
+            return
+        relative = strip_base(path, self.base_path)
+        if self._claimed_by_route(relative):
             await self.app(scope, receive, send)
             return
         matched = services.ingest.match(relative, scope["query_string"].decode("latin-1"))
@@ -72,6 +76,10 @@ class WebhookLane:
             return
         await send(NO_CONTENT_START)
         await send(EMPTY_BODY)
+
+    def _under_base(self, path: str) -> bool:
+        base = self.base_path
+        return not base or path == base or path.startswith(base + "/")
 
     def _claimed_by_route(self, relative: str) -> bool:
         """Whether a route other than the webhook catch-all answers `relative` (lifecycle, pages)."""

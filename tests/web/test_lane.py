@@ -178,6 +178,12 @@ def test_the_base_path_is_stripped_before_matching() -> None:
     assert done.ingest.received[0][0].path == "/jira" + WEBHOOK
 
 
+def test_outside_the_base_path_the_router_answers() -> None:
+    for path in (WEBHOOK, "/jiraffe" + WEBHOOK):
+        done = exchange(path=path, base_path="/jira")
+        assert done.inner_calls == [path] and done.ingest.received == []
+
+
 def test_the_paths_it_remembers_are_bounded() -> None:
     async def inner(scope: Any, receive: Any, send: Any) -> None:
         return None

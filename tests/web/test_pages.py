@@ -37,6 +37,8 @@ def test_served_under_a_path_prefix_passed_through(tmp_path: Path) -> None:
         assert "/jira-addon/static/addon.css" in page.text
         missing = httpx.post(server.url + "/jira-addon/webhooks/jira/issue-updated", content=b"{}")
         assert missing.status_code == 401
+        outside = httpx.post(server.url + "/webhooks/jira/issue-updated", content=b"{}")
+        assert outside.status_code == 404
 
 
 def test_served_under_a_prefix_stripped_by_the_proxy(tmp_path: Path) -> None:
