@@ -31,7 +31,9 @@ def test_addon_worker_runs_what_the_server_stored(tmp_path: Path) -> None:
             jira = Jira(server=server, keys=keys, database_url=database)
             site = jira.install()
             for index in range(3):
-                response = jira.webhook(site, f"/webhooks/jira/issue-updated?issueKey=EXT-{index}", {"a": index})
+                response = jira.webhook(
+                    site, f"/webhooks/jira/issue-updated?issueKey=EXT-{index}", {"a": index}
+                )
                 assert response.status_code == 204, response.text
             time.sleep(1.5)
             assert {d.handler_state for d in read_deliveries(database)} == {HandlerState.PENDING}

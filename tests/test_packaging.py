@@ -16,7 +16,18 @@ from tests.support.live import ROOT, free_port
 def test_wheel_install_serves_pages_and_descriptor(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheels),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
@@ -24,7 +35,17 @@ def test_wheel_install_serves_pages_and_descriptor(tmp_path: Path) -> None:
     [wheel] = wheels.glob("*.whl")
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
@@ -33,14 +54,22 @@ def test_wheel_install_serves_pages_and_descriptor(tmp_path: Path) -> None:
     assert (target / "descriptor" / "default.json.j2").is_file()
     port = free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("ADDON_", "INSPECTOR_", "DATABASE_URL"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("ADDON_", "INSPECTOR_", "DATABASE_URL"))
+        },
         "PYTHONPATH": str(target),
         "PORT": str(port),
     }
     workdir = tmp_path / "run"
     workdir.mkdir()
     process = subprocess.Popen(
-        [sys.executable, "-m", "addon", "serve"], cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "addon", "serve"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 20

@@ -238,7 +238,12 @@ def test_handler_calls_jira_back_with_a_signed_client(database_url: str) -> None
 
         async def scenario(store: Store) -> None:
             await store.tenants.save_installation(
-                {"key": "test-addon", "clientKey": "tenant-1", "sharedSecret": secret, "baseUrl": fake.url},
+                {
+                    "key": "test-addon",
+                    "clientKey": "tenant-1",
+                    "sharedSecret": secret,
+                    "baseUrl": fake.url,
+                },
                 iat=1,
             )
             await store.writer.record(delivery("call-back"))

@@ -304,7 +304,10 @@ def test_url_template_values_become_the_context(tmp_path: Path) -> None:
         response = httpx.post(
             f"{server.base_url}/webhooks/jira/sources/{key}?issueKey=PRJ%2D9&projectKey=PRJ&user_id=x",
             content=json.dumps({"webhookEvent": "jira:issue_updated"}),
-            headers={"Authorization": f"Bearer {secret}", "X-Atlassian-Webhook-Identifier": "tpl-1"},
+            headers={
+                "Authorization": f"Bearer {secret}",
+                "X-Atlassian-Webhook-Identifier": "tpl-1",
+            },
         )
         assert response.status_code == 204, response.text
     [stored] = read_deliveries(database, q="tpl-1")

@@ -35,7 +35,11 @@ def test_inspector_lists_and_filters_source_deliveries(tmp_path: Path) -> None:
         posted = httpx.post(
             f"{server.base_url}/webhooks/jira/sources/{key}",
             content=json.dumps(
-                {"webhookEvent": "jira:issue_updated", "issue": {"key": "DC-4"}, "user": {"name": "admin"}}
+                {
+                    "webhookEvent": "jira:issue_updated",
+                    "issue": {"key": "DC-4"},
+                    "user": {"name": "admin"},
+                }
             ),
             headers={"Authorization": f"Bearer {SECRET}", "X-Atlassian-Webhook-Identifier": "dc-1"},
         )
@@ -44,7 +48,9 @@ def test_inspector_lists_and_filters_source_deliveries(tmp_path: Path) -> None:
         deadline = time.monotonic() + 5
         while True:
             listed = httpx.get(
-                f"{server.base_url}/inspector/api/deliveries", params={"source": "jira-dc"}, auth=auth
+                f"{server.base_url}/inspector/api/deliveries",
+                params={"source": "jira-dc"},
+                auth=auth,
             ).json()["deliveries"]
             if listed or time.monotonic() > deadline:
                 break
