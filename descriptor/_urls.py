@@ -48,6 +48,7 @@ class _Part:
     pieces: tuple[str | _Param, ...]
     decoded: str | None
     pattern: re.Pattern[str] | None
+    names: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, text: str, decode: Callable[[str], str], template: str) -> _Part:
@@ -72,11 +73,8 @@ class _Part:
         regex = "".join(
             "(.*?)" if isinstance(piece, _Param) else re.escape(decode(piece)) for piece in pieces
         )
-        return cls(tuple(pieces), None, re.compile(regex, re.DOTALL))
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(piece.name for piece in self.pieces if isinstance(piece, _Param))
+        names = tuple(piece.name for piece in pieces if isinstance(piece, _Param))
+        return cls(tuple(pieces), None, re.compile(regex, re.DOTALL), names)
 
     def expand(self, values: Mapping[str, str]) -> str:
         return "".join(
@@ -88,6 +86,8 @@ class _Part:
         """The present parameter values in `decoded`, or None if its literal text does not match."""
         if self.pattern is None:
             return {} if decoded == self.decoded else None
+        if len(self.pieces) == 1:  # the whole value is one parameter: no expression needed
+            return {} if _is_absent(decoded) else {self.names[0]: decoded}
         found = self.pattern.fullmatch(decoded)
         if found is None:
             return None
