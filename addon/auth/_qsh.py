@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from urllib.parse import parse_qsl, quote
@@ -60,21 +61,28 @@ def _canonical_query(query: str) -> str:
             params.setdefault(name, []).append(value)
     encoded = sorted(((_encode(name), values) for name, values in params.items()), key=_first)
     return "&".join(
-        f"{name}={','.join(_encode(value) for value in sorted(values, key=_utf16))}"
+        f"{name}={_encode(values[0]) if len(values) == 1 else _joined(values)}"
         for name, values in encoded
     )
+
+
+def _joined(values: list[str]) -> str:
+    return ",".join(_encode(value) for value in sorted(values, key=_utf16))
 
 
 def _first(item: tuple[str, list[str]]) -> str:
     return item[0]
 
 
+@functools.lru_cache(maxsize=64)
 def _base_path(base_url: str) -> str:
     path = _strip_origin(base_url).partition("?")[0].partition("#")[0].rstrip("/")
     return path if not path or path.startswith("/") else "/" + path
 
 
 def _strip_origin(url: str) -> str:
+    if url.startswith("/"):  # a request target as received: no scheme to strip
+        return url
     match = _SCHEME_AND_AUTHORITY.match(url)
     return url[match.end() :] if match else url
 
