@@ -323,10 +323,10 @@ def value_at(payload: object, path: str) -> str | None:
     """
     current = payload
     for step in path.split("."):
-        if isinstance(current, Mapping):
+        if isinstance(current, dict | Mapping):  # dict first: the ABC check is slow
             current = current.get(step)
         elif (
-            isinstance(current, Sequence)
+            isinstance(current, list | Sequence)
             and not isinstance(current, str | bytes)
             and step.isascii()
             and step.isdigit()
