@@ -285,8 +285,10 @@ async def generate_postgres(url: str, count: int, bodies: list[bytes]) -> Genera
                 columns=("search_key", "delivery_id"),
             )
         await conn.execute("SELECT setval(pg_get_serial_sequence('deliveries', 'id'), $1)", count)
-        await conn.execute("ANALYZE deliveries")  # autovacuum would, soon after such a load
-        await conn.execute("ANALYZE delivery_keys")
+        # Autovacuum would, soon after such a load: statistics for the planner, and the visibility
+        # map that lets index-only scans skip the table (without it, q=P0* 42 ms p95, with it 10).
+        await conn.execute("VACUUM ANALYZE deliveries")
+        await conn.execute("VACUUM ANALYZE delivery_keys")
     finally:
         await conn.close()
     return Generated(
