@@ -43,6 +43,7 @@ class Settings:
     encryption_keys: tuple[bytes, ...] = ()
     inspector_username: str | None = None
     inspector_password: str | None = None
+    inspector_login_attempts: int = 10
     max_body_bytes: int = 10 * 1024 * 1024
     rejected_log_limit: int = 10_000
     delivery_retention_days: int = 30
@@ -108,6 +109,9 @@ def load_settings(
         encryption_keys=read("ADDON_ENCRYPTION_KEY", _encryption_keys, defaults.encryption_keys),
         inspector_username=read("INSPECTOR_USERNAME", _non_empty, None),
         inspector_password=read("INSPECTOR_PASSWORD", _non_empty, None),
+        inspector_login_attempts=read(
+            "INSPECTOR_LOGIN_ATTEMPTS", _bounded_int(1, 10_000), defaults.inspector_login_attempts
+        ),
         max_body_bytes=read("MAX_BODY_BYTES", _bounded_int(1024, 1 << 31), defaults.max_body_bytes),
         rejected_log_limit=read(
             "REJECTED_LOG_LIMIT", _bounded_int(0, 10**8), defaults.rejected_log_limit

@@ -25,6 +25,7 @@ def test_defaults() -> None:
     assert settings.rejected_log_limit == 10_000
     assert settings.delivery_retention_days == 30
     assert not settings.inspector_enabled
+    assert settings.inspector_login_attempts == 10
     assert settings.encryption_keys == ()
     assert settings.descriptor_template.name == "atlassian-connect.json.j2"
 
@@ -56,6 +57,8 @@ def test_base_url_with_prefix() -> None:
         ("ADDON_HANDLERS", "no colon"),
         ("ADDON_WORKER", "sometimes"),
         ("SQLITE_SYNCHRONOUS", "OFF"),
+        ("INSPECTOR_LOGIN_ATTEMPTS", "0"),
+        ("INSPECTOR_LOGIN_ATTEMPTS", "many"),
     ],
 )
 def test_invalid_values_name_the_variable(variable: str, value: str) -> None:
@@ -75,6 +78,7 @@ def test_inspector_credentials_come_together() -> None:
     with pytest.raises(SettingsError, match="INSPECTOR_USERNAME and INSPECTOR_PASSWORD"):
         load({"INSPECTOR_USERNAME": "admin"})
     assert load({"INSPECTOR_USERNAME": "a", "INSPECTOR_PASSWORD": "b"}).inspector_enabled
+    assert load({"INSPECTOR_LOGIN_ATTEMPTS": "50"}).inspector_login_attempts == 50
 
 
 def test_encryption_keys_list(tmp_path: Path) -> None:

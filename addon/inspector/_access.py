@@ -7,9 +7,11 @@ import binascii
 import enum
 import hashlib
 import hmac
+import math
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from addon.inspector._throttle import LoginThrottle
 from addon.settings import Settings
 from addon.web._errors import error_response
 
@@ -58,12 +60,14 @@ def _digest(value: str) -> bytes:
 
 
 class InspectorAccess:
-    """ASGI guard in front of every inspector route: 404 while closed, 401 without the credentials."""
+    """ASGI guard in front of every inspector route: 404 while closed, 401 without the credentials,
+    429 for a while after too many wrong ones from one client."""
 
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
         self.username = settings.inspector_username
         self.password = settings.inspector_password
+        self.throttle = LoginThrottle(settings.inspector_login_attempts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,13 +78,28 @@ class InspectorAccess:
             (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"authorization"),
             None,
         )
+        client = scope["client"][0] if scope.get("client") else "unknown"
+        wait = self.throttle.wait_for(client) if self.username and self.password else 0.0
+        if wait:
+            seconds = str(math.ceil(wait))
+            response = error_response(
+                429,
+                "too_many_attempts",
+                f"too many wrong inspector logins from this address; try again in {seconds} s",
+                headers={"Retry-After": seconds},
+            )
+            await response(scope, receive, send)
+            return
         access = judge(authorization, self.username, self.password)
         if access is Access.ALLOWED:
+            self.throttle.succeeded(client)
             await self.app(scope, receive, send)
             return
         if access is Access.CLOSED:
             response = error_response(404, "not_found", CLOSED_REASON)
         else:
+            if authorization is not None:  # a browser's first request, without any, is no guess
+                self.throttle.failed(client)
             response = error_response(
                 401,
                 "unauthorized",

@@ -43,7 +43,18 @@ def closed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jira]:
 @pytest.fixture(scope="module")
 def opened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jira]:
     directory = tmp_path_factory.mktemp("open")
-    with running_jira(f"sqlite:///{directory}/addon.db", directory) as jira:
+    # These tests try every kind of wrong credentials on every path, far more than a minute's
+    # allowance of wrong logins; the throttle has its own server below.
+    env = {"INSPECTOR_LOGIN_ATTEMPTS": "10000"}
+    with running_jira(f"sqlite:///{directory}/addon.db", directory, env=env) as jira:
+        yield jira
+
+
+@pytest.fixture(scope="module")
+def throttled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jira]:
+    directory = tmp_path_factory.mktemp("throttled")
+    env = {"INSPECTOR_LOGIN_ATTEMPTS": "3"}
+    with running_jira(f"sqlite:///{directory}/addon.db", directory, env=env) as jira:
         yield jira
 
 
@@ -205,3 +216,20 @@ def test_under_a_path_prefix(prefixed: Jira) -> None:
     assert f'href="/jira-addon/inspector/?client_key={site.client_key}"' in tenants
     assert httpx.get(base + "/inspector/api/deliveries", timeout=10).status_code == 401
     assert httpx.get(prefixed.server.url + "/inspector/", auth=AUTH, timeout=10).status_code == 404
+
+
+def test_too_many_wrong_logins_from_one_address_wait(throttled: Jira) -> None:
+    url = throttled.base_url + "/inspector/api/tenants"
+    for _ in range(5):  # without credentials: a browser's first request, not a guess
+        assert httpx.get(url, timeout=10).status_code == 401
+    assert httpx.get(url, auth=AUTH, timeout=10).status_code == 200
+    for password in ("guess-1", "guess-2", "guess-3"):
+        assert httpx.get(url, auth=(USERNAME, password), timeout=10).status_code == 401
+    for auth in ((USERNAME, "guess-4"), AUTH):  # the right password too: no oracle
+        waiting = httpx.get(url, auth=auth, timeout=10)
+        assert waiting.status_code == 429
+        assert waiting.json()["error"] == "too_many_attempts"
+        assert 55 <= int(waiting.headers["retry-after"]) <= 60
+        assert waiting.headers["cache-control"] == "no-store"
+    log = throttled.server.log()
+    assert PASSWORD not in log and "guess-1" not in log
