@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from addon.errors import Refusal
 
-__all__ = ["error_response", "exception_handlers"]
+__all__ = ["error_response", "exception_handlers", "refusal_response"]
 
 logger = logging.getLogger("addon.web")
 
@@ -32,6 +32,15 @@ def error_response(
     return JSONResponse({"error": code, "reason": reason}, status_code=status, headers=extra)
 
 
+def refusal_response(
+    refusal: Refusal, *, realm: str | None, method: str, path: str
+) -> JSONResponse:
+    """The answer to a refusal; a server-side one (5xx) is logged too."""
+    if refusal.status >= 500:
+        logger.warning("%s %s: %s", method, path, refusal.reason)
+    return error_response(refusal.status, refusal.code, refusal.reason, realm=realm)
+
+
 def _realm(request: Request) -> str | None:
     settings = getattr(request.app.state, "settings", None)
     return getattr(settings, "key", None)
@@ -39,9 +48,9 @@ def _realm(request: Request) -> str | None:
 
 async def _refusal(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refusal)
-    if exc.status >= 500:
-        logger.warning("%s %s: %s", request.method, request.url.path, exc.reason)
-    return error_response(exc.status, exc.code, exc.reason, realm=_realm(request))
+    return refusal_response(
+        exc, realm=_realm(request), method=request.method, path=request.url.path
+    )
 
 
 async def _http(request: Request, exc: Exception) -> Response:

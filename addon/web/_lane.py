@@ -8,7 +8,6 @@ objects; the answers are the same as the router's catch-all gives (`_connect.web
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from starlette.requests import ClientDisconnect
@@ -18,12 +17,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from addon.errors import Refusal
 from addon.services import Services
 from addon.web._body import incoming_from_scope
-from addon.web._errors import error_response
+from addon.web._errors import refusal_response
 from addon.web._middleware import strip_base
 
 __all__ = ["WebhookLane"]
-
-logger = logging.getLogger("addon.web")
 
 NO_CONTENT_START = {"type": "http.response.start", "status": 204, "headers": []}
 EMPTY_BODY = {"type": "http.response.body", "body": b""}
@@ -67,10 +64,8 @@ class WebhookLane:
         except ClientDisconnect:
             return
         except Refusal as refusal:
-            if refusal.status >= 500:
-                logger.warning("%s %s: %s", scope["method"], scope["path"], refusal.reason)
-            response = error_response(
-                refusal.status, refusal.code, refusal.reason, realm=self.realm
+            response = refusal_response(
+                refusal, realm=self.realm, method=scope["method"], path=scope["path"]
             )
             await response(scope, receive, send)
             return
