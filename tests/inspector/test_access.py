@@ -4,9 +4,11 @@ otherwise; security headers on every inspector answer; working under a base URL'
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,37 +35,38 @@ def basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
+@contextlib.contextmanager
+def inspector_server(factory: pytest.TempPathFactory, name: str, **options: Any) -> Iterator[Jira]:
+    directory = factory.mktemp(name)
+    with running_jira(f"sqlite:///{directory}/addon.db", directory, **options) as jira:
+        yield jira
+
+
 @pytest.fixture(scope="module")
 def closed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jira]:
-    directory = tmp_path_factory.mktemp("closed")
-    with running_jira(f"sqlite:///{directory}/addon.db", directory, open_inspector=False) as jira:
+    with inspector_server(tmp_path_factory, "closed", open_inspector=False) as jira:
         yield jira
 
 
 @pytest.fixture(scope="module")
 def opened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jira]:
-    directory = tmp_path_factory.mktemp("open")
     # These tests try every kind of wrong credentials on every path, far more than a minute's
     # allowance of wrong logins; the throttle has its own server below.
     env = {"INSPECTOR_LOGIN_ATTEMPTS": "10000"}
-    with running_jira(f"sqlite:///{directory}/addon.db", directory, env=env) as jira:
+    with inspector_server(tmp_path_factory, "open", env=env) as jira:
         yield jira
 
 
 @pytest.fixture(scope="module")
 def throttled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jira]:
-    directory = tmp_path_factory.mktemp("throttled")
     env = {"INSPECTOR_LOGIN_ATTEMPTS": "3"}
-    with running_jira(f"sqlite:///{directory}/addon.db", directory, env=env) as jira:
+    with inspector_server(tmp_path_factory, "throttled", env=env) as jira:
         yield jira
 
 
 @pytest.fixture(scope="module")
 def prefixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jira]:
-    directory = tmp_path_factory.mktemp("prefixed")
-    with running_jira(
-        f"sqlite:///{directory}/addon.db", directory, base_path="/jira-addon"
-    ) as jira:
+    with inspector_server(tmp_path_factory, "prefixed", base_path="/jira-addon") as jira:
         yield jira
 
 
