@@ -15,9 +15,9 @@ import functools
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import asyncpg
 from databases import Database
 
 from addon.errors import ServiceUnavailable
@@ -40,19 +40,26 @@ class Conflict(Exception):
     """A uniqueness constraint refused a write (e.g. another instance stored the same delivery)."""
 
 
-_CONFLICT_ERRORS: tuple[type[BaseException], ...] = (
-    sqlite3.IntegrityError,
-    asyncpg.IntegrityConstraintViolationError,
-)
+@dataclass(frozen=True, slots=True)
+class _DriverErrors:
+    """The exceptions of a database driver: a refused write, and any other failure."""
 
-_DRIVER_ERRORS: tuple[type[BaseException], ...] = (
-    sqlite3.Error,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    OSError,
-    ConnectionError,
-    asyncio.TimeoutError,
-)
+    conflict: tuple[type[BaseException], ...]
+    failure: tuple[type[BaseException], ...]
+
+
+@functools.cache
+def _driver_errors(postgres: bool) -> _DriverErrors:
+    """asyncpg is imported only for PostgreSQL: SQLite users do not pay its memory (~3 MiB)."""
+    common = (OSError, ConnectionError, asyncio.TimeoutError)
+    if not postgres:
+        return _DriverErrors((sqlite3.IntegrityError,), (sqlite3.Error, *common))
+    import asyncpg
+
+    return _DriverErrors(
+        (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError),
+        (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError, *common),
+    )
 
 
 @functools.lru_cache(maxsize=512)
@@ -68,6 +75,7 @@ class Db:
         self.database = database
         self.postgres = postgres
         self.synchronous = synchronous
+        self._errors = _driver_errors(postgres)
 
     @property
     def dialect(self) -> str:
@@ -82,7 +90,7 @@ class Db:
                 if not self.postgres and raw.row_factory is not sqlite3.Row:
                     raw.row_factory = sqlite3.Row
                 yield Connection(raw, postgres=self.postgres)
-        except _DRIVER_ERRORS as exc:
+        except self._errors.failure as exc:
             raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
 
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -111,6 +119,7 @@ class Connection:
     def __init__(self, raw: Any, *, postgres: bool) -> None:
         self.raw = raw
         self.postgres = postgres
+        self._errors = _driver_errors(postgres)
 
     def _sql(self, sql: str) -> str:
         return _to_postgres(sql) if self.postgres else sql
@@ -120,9 +129,9 @@ class Connection:
             if self.postgres:
                 return list(await self.raw.fetch(self._sql(sql), *params))
             return list(await self.raw.execute_fetchall(sql, tuple(params)))
-        except _CONFLICT_ERRORS as exc:
+        except self._errors.conflict as exc:
             raise Conflict(_describe(exc)) from exc
-        except _DRIVER_ERRORS as exc:
+        except self._errors.failure as exc:
             raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
 
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
@@ -140,9 +149,9 @@ class Connection:
             count: int = cursor.rowcount
             await cursor.close()
             return count
-        except _CONFLICT_ERRORS as exc:
+        except self._errors.conflict as exc:
             raise Conflict(_describe(exc)) from exc
-        except _DRIVER_ERRORS as exc:
+        except self._errors.failure as exc:
             raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -151,9 +160,9 @@ class Connection:
                 await self.raw.executemany(self._sql(sql), [tuple(row) for row in rows])
             else:
                 await self.raw.executemany(sql, [tuple(row) for row in rows])
-        except _CONFLICT_ERRORS as exc:
+        except self._errors.conflict as exc:
             raise Conflict(_describe(exc)) from exc
-        except _DRIVER_ERRORS as exc:
+        except self._errors.failure as exc:
             raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
 
     async def in_one_trip(self, work: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
@@ -181,9 +190,9 @@ class Connection:
 
         try:
             return await run_there(run)  # type: ignore[no-any-return]
-        except _CONFLICT_ERRORS as exc:
+        except self._errors.conflict as exc:
             raise Conflict(_describe(exc)) from exc
-        except _DRIVER_ERRORS as exc:
+        except self._errors.failure as exc:
             raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
 
     async def execute_script(self, statements: Sequence[str]) -> None:
@@ -214,9 +223,9 @@ class _InThread(Connection):
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             return list(self.raw.execute(sql, tuple(params)).fetchall())
-        except _CONFLICT_ERRORS as exc:
+        except self._errors.conflict as exc:
             raise Conflict(_describe(exc)) from exc
-        except _DRIVER_ERRORS as exc:
+        except self._errors.failure as exc:
             raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -225,17 +234,17 @@ class _InThread(Connection):
             count: int = cursor.rowcount
             cursor.close()
             return count
-        except _CONFLICT_ERRORS as exc:
+        except self._errors.conflict as exc:
             raise Conflict(_describe(exc)) from exc
-        except _DRIVER_ERRORS as exc:
+        except self._errors.failure as exc:
             raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
             self.raw.executemany(sql, [tuple(row) for row in rows])
-        except _CONFLICT_ERRORS as exc:
+        except self._errors.conflict as exc:
             raise Conflict(_describe(exc)) from exc
-        except _DRIVER_ERRORS as exc:
+        except self._errors.failure as exc:
             raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
 
     async def in_one_trip(self, work: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
@@ -262,7 +271,7 @@ async def connect_database(url: str, *, synchronous: str = "NORMAL") -> Db:
     except StoreUnavailable:
         await db.disconnect()
         raise
-    except _DRIVER_ERRORS as exc:
+    except _driver_errors(postgres).failure as exc:
         await db.disconnect()
         raise StoreUnavailable(f"cannot connect to the database: {_describe(exc)}") from exc
     return db

@@ -1,0 +1,81 @@
+"""The database layer: a SQLite user never loads the PostgreSQL driver, both report failures alike."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from addon.store import StoreUnavailable, connect_database
+from addon.store._db import Conflict
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_sqlite_server_does_not_import_asyncpg(tmp_path: Path) -> None:
+    """asyncpg costs ~3 MiB of resident memory, and the issue #7 budget is 80 MiB under load."""
+    script = textwrap.dedent(
+        f"""
+        import asyncio, sys
+        from addon.app import create_app
+        from addon.settings import Settings
+        from addon.store import open_store
+
+        async def main():
+            store = await open_store("sqlite:///{tmp_path / "addon.db"}")
+            await store.start()
+            await store.db.ping()
+            await store.close()
+
+        create_app(Settings(database_url="sqlite:///{tmp_path / "other.db"}"))
+        asyncio.run(main())
+        print("asyncpg" in sys.modules)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_sqlite_failures_are_store_unavailable(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        db = await connect_database(f"sqlite:///{tmp_path / 'addon.db'}")
+        try:
+            with pytest.raises(StoreUnavailable, match="no such table"):
+                await db.fetch_all("SELECT * FROM missing")
+            await db.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+            await db.execute("INSERT INTO t VALUES ('a')")
+            async with db.connection() as conn:
+                with pytest.raises(Conflict):
+                    await conn.execute("INSERT INTO t VALUES ('a')")
+        finally:
+            await db.disconnect()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.postgres
+def test_postgres_failures_are_store_unavailable_and_conflicts(postgres_url: str) -> None:
+    async def scenario() -> None:
+        db = await connect_database(postgres_url)
+        try:
+            with pytest.raises(StoreUnavailable, match="UndefinedTableError"):
+                await db.fetch_all("SELECT * FROM missing_table_for_this_test")
+            await db.execute("CREATE TABLE db_layer_test (k TEXT PRIMARY KEY)")
+            try:
+                await db.execute("INSERT INTO db_layer_test VALUES ('a')")
+                async with db.connection() as conn:
+                    with pytest.raises(Conflict):
+                        await conn.execute("INSERT INTO db_layer_test VALUES ('a')")
+            finally:
+                await db.execute("DROP TABLE db_layer_test")
+        finally:
+            await db.disconnect()
+
+    asyncio.run(scenario())
