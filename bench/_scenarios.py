@@ -24,15 +24,43 @@ class Bench(Harness):
     """The runs one command makes, each filling its part of the report."""
 
     def bare(self) -> dict[int, Row]:
+        return self._plain("bare", "bare_app:app", "bare Starlette (uvicorn, no access log)", {})
+
+    def floor(self, schema: str) -> dict[int, Row]:
+        """The floor (bench/floor_app.py): verify, parse and commit, nothing else."""
+        label = {
+            "append": "floor: verify + parse + append (no index)",
+            "indexed": "floor: verify + parse + the add-on's indexed log",
+        }[schema]
+        name = f"floor-{schema}"
+        with database("sqlite", self.workdir, name, None) as database_url:
+            env = {
+                "FLOOR_DATABASE": database_url.removeprefix("sqlite:///"),
+                "FLOOR_SCHEMA": schema,
+                "FLOOR_CLIENT_KEY": self.site.client_key,
+                "FLOOR_SHARED_SECRET": self.site.shared_secret,
+            }
+            return self._plain(name, "floor_app:app", label, env, database_url=database_url)
+
+    def _plain(
+        self,
+        name: str,
+        app: str,
+        label: str,
+        env: dict[str, str],
+        *,
+        database_url: str | None = None,
+    ) -> dict[int, Row]:
+        """A server from bench/ on uvicorn, no access log; stored = 2xx checked with a database."""
         port = free_port()
-        directory = self.workdir / "bare"
+        directory = self.workdir / name
         directory.mkdir(parents=True, exist_ok=True)
         argv = [
             *self.pin(self.server_cpus),
             self.python,
             "-m",
             "uvicorn",
-            "bare_app:app",
+            app,
             "--app-dir",
             str(ROOT / "bench"),
             "--host",
@@ -46,7 +74,7 @@ class Bench(Harness):
         server = ServerProcess(
             argv,
             port=port,
-            env=clean_environment({}),
+            env=clean_environment(env),
             cwd=directory,
             log_path=directory / "server.log",
             ready_path="/ready",
@@ -54,15 +82,20 @@ class Bench(Harness):
         pool = self.requests(self.args.requests)
         rows: dict[int, Row] = {}
         with server:
-            self.report.idle_rss_mib["bare Starlette"] = rss_kib(server.pid)["VmRSS"] / MIB
-            self.load(server, pool, 16, "warm-", count=WARMUP_REQUESTS)
+            self.report.idle_rss_mib[label] = rss_kib(server.pid)["VmRSS"] / MIB
+            self.load(server, pool, 16, f"{name}-warm-", count=WARMUP_REQUESTS)
             for connections in self.args.concurrency:
+                before = status_counts(database_url) if database_url else {}
                 result, peak = self.load(
-                    server, pool, connections, f"bare{connections}-", seconds=self.args.seconds
+                    server, pool, connections, f"{name}{connections}-", seconds=self.args.seconds
                 )
-                rows[connections] = self.row(
-                    "bare Starlette (uvicorn, no access log)", result, peak
-                )
+                if database_url is None:
+                    rows[connections] = self.row(label, result, peak)
+                else:
+                    good, text = check_stored(before, status_counts(database_url), result)
+                    rows[connections] = self.row(label, result, peak, stored_ok=good, note=text)
+                    if not good:
+                        self.report.problems.append(f"{label} c={connections}: {text}")
                 log_row(rows[connections])
         return rows
 

@@ -88,6 +88,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite ingest runs")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare Starlette runs")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also the floor (bench/floor_app.py): verify + parse + commit and nothing else, "
+        "into a table without indexes and into the add-on's indexed schema",
+    )
     parser.add_argument("--soak", action="store_true", help="RSS after 20,000 and 200,000 webhooks")
     parser.add_argument(
         "--million", action="store_true", help="ingest and list queries over 1,000,000 rows"
@@ -182,6 +188,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.postgres,
                 )
             )
+        if args.floor:
+            for schema in ("append", "indexed"):
+                rows = bench.floor(schema)
+                for c, row in rows.items():
+                    if c in bare:
+                        row.ratio = row.rps / bare[c].rps
+                report.rows += [rows[c] for c in args.concurrency]
         empty_c64: Row | None = None
         for name, label, kind, access_log, admin_url in variants:
             rows = bench.addon(name, label, kind, access_log=access_log, admin_url=admin_url)
