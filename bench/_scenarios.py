@@ -29,6 +29,7 @@ class Bench(Harness):
     def floor(self, schema: str) -> dict[int, Row]:
         """The floor (bench/floor_app.py): verify, parse and commit, nothing else."""
         label = {
+            "none": "floor: verify + parse, nothing stored",
             "append": "floor: verify + parse + append (no index)",
             "indexed": "floor: verify + parse + the add-on's indexed log",
         }[schema]
@@ -40,7 +41,8 @@ class Bench(Harness):
                 "FLOOR_CLIENT_KEY": self.site.client_key,
                 "FLOOR_SHARED_SECRET": self.site.shared_secret,
             }
-            return self._plain(name, "floor_app:app", label, env, database_url=database_url)
+            checked = database_url if schema != "none" else None
+            return self._plain(name, "floor_app:app", label, env, database_url=checked)
 
     def _plain(
         self,

@@ -10,12 +10,14 @@ handlers, no error answers beyond a bare 401/400.
 
 `FLOOR_SCHEMA` picks what the row is written into:
 
+- `none`: nothing; the 204 follows the verification and the parse. Not a design (nothing is
+  stored), but the ceiling of every design: what HTTP, the token and the JSON cost alone;
 - `append`: one table whose only index is its integer primary key;
 - `indexed`: the add-on's own schema (every migration), so the row also goes into each index the
   inspector's queries and the duplicate guard need, with the delivery's search keys.
 
-The gap between the two is the cost of an indexed, searchable log; the gap between `indexed` and
-the add-on is everything else the add-on does. bench/run.py starts it as:
+The gap between the last two is the cost of an indexed, searchable log; the gap between `indexed`
+and the add-on is everything else the add-on does. bench/run.py starts it as:
 
     FLOOR_DATABASE=... FLOOR_SCHEMA=indexed FLOOR_CLIENT_KEY=... FLOOR_SHARED_SECRET=... \\
         python -m uvicorn floor_app:app --app-dir bench --port 8002 --no-access-log
@@ -46,8 +48,7 @@ _to_json = json.JSONEncoder(ensure_ascii=False).encode
 _NO_CONTENT = {"type": "http.response.start", "status": 204, "headers": []}
 _EMPTY = {"type": "http.response.body", "body": b""}
 _INSERT = (
-    f"INSERT INTO deliveries ({', '.join(_COLUMNS[1:])}) "
-    f"VALUES ({', '.join('?' for _ in _COLUMNS[1:])})"
+    f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 )
 _INSERT_KEY = "INSERT INTO delivery_keys (search_key, delivery_id) VALUES (?, ?)"
 
@@ -59,6 +60,7 @@ class Floor:
         self.client_key = client_key
         self.secret = secret
         self.indexed = schema == "indexed"
+        self.stores = schema != "none"
         self.conn = sqlite3.connect(path, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -66,27 +68,34 @@ class Floor:
             for migration in MIGRATIONS:
                 for statement in migration.sqlite:
                     self.conn.execute(statement)
-        else:
+        elif self.stores:
             columns = ", ".join(_COLUMNS[1:])
             self.conn.execute(f"CREATE TABLE deliveries (id INTEGER PRIMARY KEY, {columns})")
         self.pending: list[Pending] = []
+        self.next_id = 1  # one writer on a fresh file
 
     async def secret_for(self, client_key: str) -> str | None:
         return self.secret if client_key == self.client_key else None
 
     def flush(self) -> None:
         batch, self.pending = self.pending, []
-        cursor = self.conn.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
+        first, self.next_id = self.next_id, self.next_id + len(batch)
+        rows = [(delivery_id, *row) for delivery_id, (row, _, _) in enumerate(batch, first)]
+        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            for row, keys, _ in batch:
-                cursor.execute(_INSERT, row)
-                if self.indexed:
-                    delivery_id = cursor.lastrowid
-                    cursor.executemany(_INSERT_KEY, [(key, delivery_id) for key in keys])
-            cursor.execute("COMMIT")
+            self.conn.executemany(_INSERT, rows)
+            if self.indexed:
+                self.conn.executemany(
+                    _INSERT_KEY,
+                    [
+                        (key, delivery_id)
+                        for delivery_id, (_, keys, _) in enumerate(batch, first)
+                        for key in keys
+                    ],
+                )
+            self.conn.execute("COMMIT")
         except BaseException as exc:
-            cursor.execute("ROLLBACK")
+            self.conn.execute("ROLLBACK")
             for _, _, future in batch:
                 future.set_exception(exc)
             return
@@ -138,6 +147,10 @@ class Floor:
             view.resource, view.action, view.issue_key, view.project_key, view.sprint_id,
             view.actor, "none", None, None,
         )  # fmt: skip
+        if not self.stores:
+            await send(_NO_CONTENT)
+            await send(_EMPTY)
+            return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if not self.pending:
             asyncio.get_running_loop().call_soon(self.flush)
