@@ -38,8 +38,7 @@ from addon.auth import extract_token, verify_symmetric
 from addon.errors import Refusal
 from addon.incoming import parse_json_object
 from addon.ingest import normalise
-from addon.store._migrations import MIGRATIONS
-from addon.store._writer import _COLUMNS
+from addon.store import open_store
 
 BASE_URL = "http://127.0.0.1"  # the qsh ignores the host; bench/_harness.py signs for this base
 EVENT = "jira:issue_updated"
@@ -47,6 +46,13 @@ EVENT = "jira:issue_updated"
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
 _NO_CONTENT = {"type": "http.response.start", "status": 204, "headers": []}
 _EMPTY = {"type": "http.response.body", "body": b""}
+# The columns the add-on's writer fills for an accepted delivery (store/_writer.py).
+_COLUMNS = (
+    "id", "received_at", "origin_kind", "origin", "event", "webhook_id", "retry", "flow", "status",
+    "reason", "error_code", "method", "path", "context", "token", "canonical_request",
+    "qsh_expected", "headers", "body", "body_size", "resource", "action", "issue_key",
+    "project_key", "sprint_id", "actor", "handler_state", "next_attempt_at", "duplicate_of",
+)  # fmt: skip
 _INSERT = (
     f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 )
@@ -61,14 +67,12 @@ class Floor:
         self.secret = secret
         self.indexed = schema == "indexed"
         self.stores = schema != "none"
+        if self.indexed:  # the add-on's own migrations, as it runs them at start-up (WAL too)
+            asyncio.run(_create_schema(f"sqlite:///{path}"))
         self.conn = sqlite3.connect(path, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        if self.indexed:
-            for migration in MIGRATIONS:
-                for statement in migration.sqlite:
-                    self.conn.execute(statement)
-        elif self.stores:
+        if self.stores and not self.indexed:
             columns = ", ".join(_COLUMNS[1:])
             self.conn.execute(f"CREATE TABLE deliveries (id INTEGER PRIMARY KEY, {columns})")
         self.pending: list[Pending] = []
@@ -158,6 +162,11 @@ class Floor:
         await future
         await send(_NO_CONTENT)
         await send(_EMPTY)
+
+
+async def _create_schema(database_url: str) -> None:
+    store = await open_store(database_url, encrypt_existing=False)
+    await store.db.disconnect()
 
 
 app = Floor(
