@@ -12,7 +12,7 @@ handlers, no error answers beyond a bare 401/400.
 
 - `none`: nothing; the 204 follows the verification and the parse. Not a design (nothing is
   stored), but the ceiling of every design: what HTTP, the token and the JSON cost alone;
-- `append`: one table whose only index is its integer primary key;
+- `append`: the add-on's table with every index dropped but its integer primary key;
 - `indexed`: the add-on's own schema (every migration), so the row also goes into each index the
   inspector's queries and the duplicate guard need, with the delivery's search keys.
 
@@ -46,19 +46,9 @@ EVENT = "jira:issue_updated"
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
 _NO_CONTENT = {"type": "http.response.start", "status": 204, "headers": []}
 _EMPTY = {"type": "http.response.body", "body": b""}
-# The columns the add-on's writer fills for an accepted delivery (store/_writer.py).
-_COLUMNS = (
-    "id", "received_at", "origin_kind", "origin", "event", "webhook_id", "retry", "flow", "status",
-    "reason", "error_code", "method", "path", "context", "token", "canonical_request",
-    "qsh_expected", "headers", "body", "body_size", "resource", "action", "issue_key",
-    "project_key", "sprint_id", "actor", "handler_state", "next_attempt_at", "duplicate_of",
-)  # fmt: skip
-_INSERT = (
-    f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
-)
 _INSERT_KEY = "INSERT INTO delivery_keys (search_key, delivery_id) VALUES (?, ?)"
 
-Pending = tuple[tuple[Any, ...], tuple[str, ...], "asyncio.Future[None]"]
+Pending = tuple[dict[str, Any], tuple[str, ...], "asyncio.Future[None]"]
 
 
 class Floor:
@@ -67,15 +57,20 @@ class Floor:
         self.secret = secret
         self.indexed = schema == "indexed"
         self.stores = schema != "none"
-        if self.indexed:  # the add-on's own migrations, as it runs them at start-up (WAL too)
+        if self.stores:  # the add-on's own migrations, as it runs them at start-up (WAL too)
             asyncio.run(_create_schema(f"sqlite:///{path}"))
         self.conn = sqlite3.connect(path, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        if self.stores and not self.indexed:
-            columns = ", ".join(_COLUMNS[1:])
-            self.conn.execute(f"CREATE TABLE deliveries (id INTEGER PRIMARY KEY, {columns})")
+        if self.stores and not self.indexed:  # the same table, with its primary key alone
+            indexes = self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' "
+                "AND sql IS NOT NULL"
+            ).fetchall()
+            for (name,) in indexes:
+                self.conn.execute(f'DROP INDEX "{name}"')
         self.pending: list[Pending] = []
+        self.insert = ""
         self.next_id = 1  # one writer on a fresh file
 
     async def secret_for(self, client_key: str) -> str | None:
@@ -83,11 +78,17 @@ class Floor:
 
     def flush(self) -> None:
         batch, self.pending = self.pending, []
+        if not self.insert:
+            columns = ("id", *batch[0][0])
+            marks = ", ".join("?" for _ in columns)
+            self.insert = f"INSERT INTO deliveries ({', '.join(columns)}) VALUES ({marks})"
         first, self.next_id = self.next_id, self.next_id + len(batch)
-        rows = [(delivery_id, *row) for delivery_id, (row, _, _) in enumerate(batch, first)]
+        rows = [
+            (delivery_id, *row.values()) for delivery_id, (row, _, _) in enumerate(batch, first)
+        ]
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            self.conn.executemany(_INSERT, rows)
+            self.conn.executemany(self.insert, rows)
             if self.indexed:
                 self.conn.executemany(
                     _INSERT_KEY,
@@ -142,15 +143,29 @@ class Floor:
             await send(_EMPTY)
             return
         view = normalise(EVENT, payload)
-        webhook_id = headers.get("x-atlassian-webhook-identifier")
-        row = (
-            received_at, "connect", verified.client_key, EVENT, webhook_id, 0, None, "accepted",
-            None, None, "POST", target, "{}",
-            _to_json({"header": verified.header, "claims": verified.claims}),
-            verified.canonical_request, verified.qsh_expected, _to_json(headers), body, len(body),
-            view.resource, view.action, view.issue_key, view.project_key, view.sprint_id,
-            view.actor, "none", None, None,
-        )  # fmt: skip
+        row = {  # what the add-on's writer stores of an accepted delivery
+            "received_at": received_at,
+            "origin_kind": "connect",
+            "origin": verified.client_key,
+            "event": EVENT,
+            "webhook_id": headers.get("x-atlassian-webhook-identifier"),
+            "status": "accepted",
+            "method": "POST",
+            "path": target,
+            "context": "{}",
+            "token": _to_json({"header": verified.header, "claims": verified.claims}),
+            "canonical_request": verified.canonical_request,
+            "qsh_expected": verified.qsh_expected,
+            "headers": _to_json(headers),
+            "body": body,
+            "body_size": len(body),
+            "resource": view.resource,
+            "action": view.action,
+            "issue_key": view.issue_key,
+            "project_key": view.project_key,
+            "sprint_id": view.sprint_id,
+            "actor": view.actor,
+        }
         if not self.stores:
             await send(_NO_CONTENT)
             await send(_EMPTY)
