@@ -28,7 +28,6 @@ def error_response(
     extra = dict(headers or {})
     if status == 401 and realm is not None:
         extra.setdefault("WWW-Authenticate", f'JWT realm="{realm}"')
-    extra.setdefault("Cache-Control", "no-store")
     return JSONResponse({"error": code, "reason": reason}, status_code=status, headers=extra)
 
 

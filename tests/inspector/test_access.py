@@ -102,7 +102,7 @@ def test_closed_inspector_is_404_and_says_why(closed: Jira, path: str) -> None:
         body = response.json()
         assert body["error"] == "not_found"
         assert "INSPECTOR_USERNAME" in body["reason"] and "INSPECTOR_PASSWORD" in body["reason"]
-        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["cache-control"] == "no-cache, no-store"
         assert "www-authenticate" not in response.headers
 
 
@@ -126,7 +126,7 @@ def test_wrong_or_missing_credentials_are_401(opened: Jira, path: str) -> None:
         assert response.status_code == 401, (path, auth)
         assert response.headers["www-authenticate"] == 'Basic realm="inspector"'
         assert response.json()["error"] == "unauthorized"
-        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["cache-control"] == "no-cache, no-store"
     for header in ("Basic", "Basic ???", "Bearer " + PASSWORD, basic(USERNAME, PASSWORD)[:-2]):
         response = httpx.get(url, headers={"Authorization": header}, timeout=10)
         assert response.status_code == 401, (path, header)
@@ -154,7 +154,7 @@ def test_right_credentials_open_it_with_security_headers(
     assert headers["x-frame-options"] == "DENY"
     assert headers["referrer-policy"] == "no-referrer"
     assert headers["x-content-type-options"] == "nosniff"
-    assert headers["cache-control"] == "no-store"
+    assert headers["cache-control"] == "no-cache, no-store"
 
 
 def test_denied_answers_carry_security_headers_too(opened: Jira) -> None:
@@ -233,6 +233,6 @@ def test_too_many_wrong_logins_from_one_address_wait(throttled: Jira) -> None:
         assert waiting.status_code == 429
         assert waiting.json()["error"] == "too_many_attempts"
         assert 55 <= int(waiting.headers["retry-after"]) <= 60
-        assert waiting.headers["cache-control"] == "no-store"
+        assert waiting.headers["cache-control"] == "no-cache, no-store"
     log = throttled.server.log()
     assert PASSWORD not in log and "guess-1" not in log
