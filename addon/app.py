@@ -21,6 +21,7 @@ from addon.handlers import Handlers, load_handlers
 from addon.redact import install_log_filter
 from addon.services import start_services, stop_services, templates_directory
 from addon.settings import Settings, load_settings
+from addon.settings_warnings import settings_warnings
 from addon.web import _connect, _pages, _sources
 from addon.web._errors import exception_handlers
 from addon.web._lane import WebhookLane
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None, *, handlers: Handlers | None = 
         # some 30 ms each time one runs under load (collect first: garbage is not kept).
         gc.collect()
         gc.freeze()
+        for warning in settings_warnings(settings):
+            logger.warning("%s", warning)
         if not settings.inspector_enabled:
             logger.info(
                 "inspector closed: set INSPECTOR_USERNAME and INSPECTOR_PASSWORD to open /inspector"

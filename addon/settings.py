@@ -33,7 +33,7 @@ class SettingsError(ValueError):
 class Settings:
     base_url: str = "http://localhost:8000"
     key: str = "jira-connect-addon"
-    name: str = "Jira Connect Add-on"
+    name: str = "Event Inbox for Jira"
     descriptor_template: Path = field(default_factory=lambda: _default_template())
     database_url: str = "sqlite:///addon.db"
     host: str = "127.0.0.1"
