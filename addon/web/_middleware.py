@@ -89,8 +89,11 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in self.headers if h[0] not in present)
+                if headers:
+                    present = {name.lower() for name, _ in headers}
+                    headers.extend(h for h in self.headers if h[0] not in present)
+                else:  # the webhook lane's 204
+                    headers.extend(self.headers)
                 message = {**message, "headers": headers}
             await send(message)
 
