@@ -123,11 +123,10 @@ class InspectorAccess:
         self.throttle.failed(client)
         if not self.throttle.wait_for(client):
             return
-        forwarded = any(name == b"x-forwarded-for" for name, _ in scope.get("headers", []))
         hint = (
             "; it sends X-Forwarded-For but is not in FORWARDED_ALLOW_IPS, so every client "
             "behind it shares this allowance"
-            if forwarded and not self.proxies.trusts(client)
+            if self.proxies.ignores_forwarding(scope)
             else ""
         )
         logger.warning(

@@ -59,7 +59,7 @@ class TrustedProxies:
         peer = _canonical(scope["client"][0]) if scope.get("client") else ""
         if not peer or not self.trusts(peer):
             return peer or "unknown"
-        hops = [host for host in map(_host, _forwarded_for(scope["headers"])) if host]
+        hops = _hops(scope)
         if not hops:
             return peer
         if self.everyone:
@@ -68,6 +68,16 @@ class TrustedProxies:
             if not self.trusts(hop):
                 return hop
         return hops[0]  # every hop a trusted proxy: the first is the client
+
+    def ignores_forwarding(self, scope: Scope) -> bool:
+        """Whether `scope` carries an `X-Forwarded-For` that is not believed, its peer being no
+        trusted proxy. (A server that resolved the client already made it one of the hops.)"""
+        hops = _hops(scope)
+        return bool(hops) and self.client(scope) not in hops
+
+
+def _hops(scope: Scope) -> list[str]:
+    return [host for host in map(_host, _forwarded_for(scope["headers"])) if host]
 
 
 def _forwarded_for(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:

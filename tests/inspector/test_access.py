@@ -293,6 +293,8 @@ def test_a_client_behind_a_trusted_proxy_cannot_escape_by_rotating_it(
     with client_at("127.0.0.1") as proxy:
         answers = [guess(proxy, url, f"198.51.100.{n}, 203.0.113.7") for n in range(1, 9)]
     assert answers == [401, 401, 401, 429, 429, 429, 429, 429]
+    [lockout] = [line for line in jira.server.log().splitlines() if "from 203.0.113.7" in line]
+    assert "FORWARDED_ALLOW_IPS" not in lockout
 
 
 def test_a_guesser_does_not_lock_out_the_admin_at_another_address(behind_proxy: Jira) -> None:

@@ -68,3 +68,12 @@ def test_trust_by_address_network_and_literal() -> None:
 def test_a_hostile_hop_is_bounded() -> None:
     client = TrustedProxies("127.0.0.1").client(scope("127.0.0.1", "x" * 10_000))
     assert client == "x" * 100
+
+
+def test_forwarding_is_ignored_from_a_peer_that_is_no_trusted_proxy() -> None:
+    proxies = TrustedProxies("127.0.0.1")
+    assert proxies.ignores_forwarding(scope("198.51.100.4", "203.0.113.7"))
+    assert not proxies.ignores_forwarding(scope("198.51.100.4"))
+    assert not proxies.ignores_forwarding(scope("127.0.0.1", "203.0.113.7"))
+    # a server that resolved the client already (uvicorn's proxy headers) left it among the hops
+    assert not proxies.ignores_forwarding(scope("203.0.113.7", "1.1.1.1, 203.0.113.7"))
