@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +22,7 @@ from addon.redact import (
 )
 from addon.sources import SOURCE_PATH
 from tests.support.connect import read_deliveries
-from tests.support.live import LiveServer
+from tests.support.live import ROOT, LiveServer, free_port
 
 
 @pytest.mark.parametrize(
@@ -151,3 +154,37 @@ def test_a_real_server_masks_credentials_in_its_access_log_and_stored_headers(
     assert KEY not in log and "t0k3n" not in log and "aaa.bbb.ccc" not in log
     assert '"POST /webhooks/jira/sources/Zq3x***?access_token=*** HTTP/1.1" 404' in log
     assert '"POST /webhooks/jira/issue-updated?issueKey=P-1&jwt=*** HTTP/1.1" 401' in log
+
+
+def test_plain_uvicorn_masks_them_in_its_own_access_log_format(tmp_path: Path) -> None:
+    """`uvicorn addon.app:create_app --factory`, as the README allows: uvicorn's own formatter."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("ADDON_", "INSPECTOR_"))},
+        "ADDON_BASE_URL": f"http://127.0.0.1:{port}",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/addon.db",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "uvicorn", "addon.app:create_app", "--factory"]
+    log_path = tmp_path / "uvicorn.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [*command, "--port", str(port)], env=env, cwd=tmp_path, stdout=log, stderr=log
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).is_success:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/webhooks/jira/sources/{KEY}?jwt=aaa.bbb.ccc"
+        assert httpx.post(url, json={}, timeout=10).status_code == 404
+    finally:
+        server.terminate()
+        server.wait(15)
+    log_text = log_path.read_text()
+    assert KEY not in log_text and "aaa.bbb.ccc" not in log_text
+    assert '"POST /webhooks/jira/sources/Zq3x***?jwt=*** HTTP/1.1" 404' in log_text
