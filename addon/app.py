@@ -6,11 +6,14 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from addon import inspector
 from addon.connect_descriptor import render_for
@@ -18,6 +21,7 @@ from addon.handlers import Handlers, load_handlers
 from addon.redact import install_log_filter
 from addon.services import start_services, stop_services, templates_directory
 from addon.settings import Settings, load_settings
+from addon.settings_warnings import settings_warnings
 from addon.web import _connect, _pages, _sources
 from addon.web._errors import exception_handlers
 from addon.web._lane import WebhookLane
@@ -28,6 +32,18 @@ __all__ = ["create_app"]
 logger = logging.getLogger("addon")
 
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class _AddOn(Starlette):
+    """Starlette with the security headers outermost: outside its server-error handler too, so
+    that every answer the application gives carries them, a 500 included."""
+
+    def __init__(self, *args: Any, https: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.https = https
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeadersMiddleware(super().build_middleware_stack(), https=self.https)
 
 
 def create_app(settings: Settings | None = None, *, handlers: Handlers | None = None) -> Starlette:
@@ -47,6 +63,8 @@ def create_app(settings: Settings | None = None, *, handlers: Handlers | None = 
         # some 30 ms each time one runs under load (collect first: garbage is not kept).
         gc.collect()
         gc.freeze()
+        for warning in settings_warnings(settings):
+            logger.warning("%s", warning)
         if not settings.inspector_enabled:
             logger.info(
                 "inspector closed: set INSPECTOR_USERNAME and INSPECTOR_PASSWORD to open /inspector"
@@ -67,17 +85,17 @@ def create_app(settings: Settings | None = None, *, handlers: Handlers | None = 
     catch_all = Route(
         "/{path:path}", _connect.webhook_endpoint, methods=ANY_METHOD, name="webhooks"
     )
-    app = Starlette(
+    app = _AddOn(
         routes=[*routes, catch_all],
         middleware=[
             Middleware(
                 WebhookLane, base_path=settings.base_path, realm=settings.key, routes=routes
             ),
             Middleware(BasePathMiddleware, base_path=settings.base_path),
-            Middleware(SecurityHeadersMiddleware),
         ],
         exception_handlers=exception_handlers,
         lifespan=lifespan,
+        https=urlsplit(settings.base_url).scheme == "https",
     )
     app.state.settings = settings
     return app

@@ -18,7 +18,7 @@ from addon.auth import (
 )
 from addon.errors import Refusal
 from addon.incoming import Incoming, parse_json_object
-from addon.redact import mask_jwt, safe_headers
+from addon.redact import mask_credentials, safe_headers
 from addon.store import DeliveryStatus, NewDelivery, Recorded, Store, TenantState
 from addon.tenancy import TenantCache
 
@@ -121,7 +121,7 @@ def rejection_record(
         reason=refusal.reason,
         error_code=refusal.code,
         method=request.method,
-        path=mask_jwt(request.target)[:4096],
+        path=mask_credentials(request.target)[:4096],
         token=_token_record(None, token),
         canonical_request=canonical,
         qsh_expected=qsh,
@@ -175,7 +175,7 @@ def accepted_record(
         flow=request.header("x-atlassian-webhook-flow"),
         reason=reason,
         method=request.method,
-        path=mask_jwt(request.target)[:4096],
+        path=mask_credentials(request.target)[:4096],
         context=dict(context),
         token=token,
         canonical_request=canonical,
@@ -260,7 +260,10 @@ class Ingest:
                     )
                 )
                 logger.info(
-                    "refused %s %s: %s", request.method, mask_jwt(request.target), refusal.reason
+                    "refused %s %s: %s",
+                    request.method,
+                    mask_credentials(request.target),
+                    refusal.reason,
                 )
             raise
         client_key = str(verified.claims["iss"])

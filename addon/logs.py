@@ -3,7 +3,8 @@
 uvicorn's access formatter copies every record and looks the status phrase up through
 `http.HTTPStatus` on each line: about half of the access log's cost, on every webhook. The one
 here writes the same line (`INFO:     127.0.0.1:5000 - "POST /path HTTP/1.1" 204 No Content`)
-with the `jwt=` query parameter masked.
+with every credential in the target masked (`addon.redact.mask_credentials`: the `jwt=` query
+parameter, a source's URL key).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import uvicorn.config
 
-from addon.redact import mask_jwt
+from addon.redact import mask_credentials
 
 __all__ = ["AccessFormatter", "log_config"]
 
@@ -28,10 +29,9 @@ class AccessFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         args = record.args
         if not isinstance(args, tuple) or len(args) != 5:
-            return mask_jwt(super().format(record))
+            return mask_credentials(super().format(record))
         client, method, path, version, status = args
-        if "jwt=" in str(path).lower():
-            path = mask_jwt(str(path))
+        path = mask_credentials(str(path))
         code = int(status)  # type: ignore[call-overload]
         line = _PHRASES.get(code) or str(code)
         prefix = f"{record.levelname}:".ljust(10)

@@ -33,7 +33,7 @@ class SettingsError(ValueError):
 class Settings:
     base_url: str = "http://localhost:8000"
     key: str = "jira-connect-addon"
-    name: str = "Jira Connect Add-on"
+    name: str = "Event Inbox for Jira"
     descriptor_template: Path = field(default_factory=lambda: _default_template())
     database_url: str = "sqlite:///addon.db"
     host: str = "127.0.0.1"
@@ -44,6 +44,7 @@ class Settings:
     inspector_username: str | None = None
     inspector_password: str | None = None
     inspector_login_attempts: int = 10
+    forwarded_allow_ips: str = "127.0.0.1"
     max_body_bytes: int = 10 * 1024 * 1024
     rejected_log_limit: int = 10_000
     delivery_retention_days: int = 30
@@ -112,6 +113,7 @@ def load_settings(
         inspector_login_attempts=read(
             "INSPECTOR_LOGIN_ATTEMPTS", _bounded_int(1, 10_000), defaults.inspector_login_attempts
         ),
+        forwarded_allow_ips=read("FORWARDED_ALLOW_IPS", _non_empty, defaults.forwarded_allow_ips),
         max_body_bytes=read("MAX_BODY_BYTES", _bounded_int(1024, 1 << 31), defaults.max_body_bytes),
         rejected_log_limit=read(
             "REJECTED_LOG_LIMIT", _bounded_int(0, 10**8), defaults.rejected_log_limit

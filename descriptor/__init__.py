@@ -16,11 +16,13 @@ from descriptor._catalogue import (
 from descriptor._check import CheckResult, check_descriptor
 from descriptor._errors import DescriptorError
 from descriptor._keys import main_keys
+from descriptor._names import NAMING_RULE, name_problem
 from descriptor._render import WebhookModule, lifecycle_paths, parse_webhooks, render_descriptor
 from descriptor._urls import UrlTemplate, expand, expand_for_event
 
 __all__ = [
     "DEFAULT_TEMPLATE_PATH",
+    "NAMING_RULE",
     "CheckResult",
     "DescriptorError",
     "Event",
@@ -35,6 +37,7 @@ __all__ = [
     "lifecycle_paths",
     "lookup",
     "main_keys",
+    "name_problem",
     "parse_webhooks",
     "render_descriptor",
     "value_at",

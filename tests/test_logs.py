@@ -29,6 +29,14 @@ def test_a_jwt_query_parameter_is_masked() -> None:
     assert '"GET /x?a=1&JWT=*** HTTP/1.1" 401 Unauthorized' in line
 
 
+def test_a_source_key_and_a_credential_parameter_are_masked() -> None:
+    key = "Zq3xN0pL7vWmR2sK9dYcB4hT"
+    target = f"/webhooks/jira/sources/{key}?access_token=t0k3n"
+    line = AccessFormatter().format(record("c:1", "POST", target, "1.1", 204))
+    assert key not in line and "t0k3n" not in line
+    assert '"POST /webhooks/jira/sources/Zq3x***?access_token=*** HTTP/1.1" 204' in line
+
+
 def test_an_unknown_status_and_an_unexpected_record_still_format() -> None:
     assert AccessFormatter().format(record("c:1", "GET", "/", "1.1", 599)).endswith('" 599')
     odd = AccessFormatter().format(record("/x?jwt=secret", msg="odd %s"))

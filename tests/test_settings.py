@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from addon.settings import Settings, SettingsError, load_settings
+from descriptor import name_problem
 
 
 def load(env: dict[str, str], env_file: Path | None = None) -> Settings:
@@ -96,3 +97,16 @@ def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
     settings = load({"PORT": "9100"}, env_file=env_file)
     assert settings.key == "from-file"
     assert settings.port == 9100
+
+
+def test_the_default_name_keeps_atlassians_naming_rule() -> None:
+    assert load({}).name == "Event Inbox for Jira"
+    assert name_problem(load({}).name) is None
+    assert load({"ADDON_NAME": "Jira Connect Add-on"}).name == "Jira Connect Add-on"  # kept
+
+
+def test_forwarded_allow_ips_is_uvicorns_default_unless_set() -> None:
+    assert load({}).forwarded_allow_ips == "127.0.0.1"
+    assert load({"FORWARDED_ALLOW_IPS": "10.0.0.0/8, 127.0.0.1"}).forwarded_allow_ips == (
+        "10.0.0.0/8, 127.0.0.1"
+    )

@@ -69,6 +69,7 @@ def run_serve(args: argparse.Namespace) -> int:
         workers=None if args.reload else args.workers,
         log_config=log_config(),
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         root_path=args.root_path,
         timeout_graceful_shutdown=10,
     )

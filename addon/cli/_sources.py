@@ -15,6 +15,7 @@ from typing import Any
 
 import descriptor
 from addon.cli._common import CliError, load, run_with_store
+from addon.settings_warnings import encryption_warning
 from addon.sources import (
     SIGNATURE_HEADER,
     Source,
@@ -183,6 +184,9 @@ def instructions(source: Source, secret: str, base_url: str) -> str:
 
 def run_add(args: argparse.Namespace) -> int:
     settings, _ = load()
+    warning = encryption_warning(settings)
+    if warning is not None:
+        print(f"addon: warning: {warning}", file=sys.stderr)
     mode = SourceMode(args.mode)
     secret = _secret(args.secret_stdin)
     events = _events(args.events)

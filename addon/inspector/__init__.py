@@ -7,23 +7,32 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from addon.inspector import _routes
 from addon.inspector._access import InspectorAccess
+from addon.inspector._throttle import LoginThrottle
 from addon.settings import Settings
+from addon.web._clients import TrustedProxies
 
 __all__ = ["routes"]
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
-    """/inspector and everything under it, each behind `InspectorAccess` (404 while closed)."""
+    """/inspector and everything under it, behind `InspectorAccess` (404 while closed), with one
+    login throttle for both."""
+    throttle = LoginThrottle(settings.inspector_login_attempts)
+    proxies = TrustedProxies(settings.forwarded_allow_ips)
     return [
         Route(
             "/inspector",
-            InspectorAccess(_routes.index_redirect_app, settings=settings),
+            InspectorAccess(
+                _routes.index_redirect_app, settings=settings, throttle=throttle, proxies=proxies
+            ),
             name="inspector_index",
         ),
         Mount(
             "/inspector",
             routes=_routes.routes,
-            middleware=[Middleware(InspectorAccess, settings=settings)],
+            middleware=[
+                Middleware(InspectorAccess, settings=settings, throttle=throttle, proxies=proxies)
+            ],
             name="inspector",
         ),
     ]

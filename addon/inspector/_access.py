@@ -7,15 +7,19 @@ import binascii
 import enum
 import hashlib
 import hmac
+import logging
 import math
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from addon.inspector._throttle import LoginThrottle
 from addon.settings import Settings
+from addon.web._clients import TrustedProxies
 from addon.web._errors import error_response
 
 __all__ = ["CLOSED_REASON", "REALM", "Access", "InspectorAccess", "judge", "parse_basic"]
+
+logger = logging.getLogger("addon.inspector")
 
 REALM = "inspector"
 CLOSED_REASON = (
@@ -61,13 +65,20 @@ def _digest(value: str) -> bytes:
 
 class InspectorAccess:
     """ASGI guard in front of every inspector route: 404 while closed, 401 without the credentials,
-    429 for a while after too many wrong ones from one client."""
+    429 for a while after too many wrong ones from one client.
 
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+    Every guard of one app shares one `throttle`: a wrong guess counts once, wherever it is made.
+    The client is the address `proxies` resolves (`FORWARDED_ALLOW_IPS`).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, settings: Settings, throttle: LoginThrottle, proxies: TrustedProxies
+    ) -> None:
         self.app = app
         self.username = settings.inspector_username
         self.password = settings.inspector_password
-        self.throttle = LoginThrottle(settings.inspector_login_attempts)
+        self.throttle = throttle
+        self.proxies = proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,7 +89,7 @@ class InspectorAccess:
             (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"authorization"),
             None,
         )
-        client = scope["client"][0] if scope.get("client") else "unknown"
+        client = self.proxies.client(scope)
         wait = self.throttle.wait_for(client) if self.username and self.password else 0.0
         if wait:
             seconds = str(math.ceil(wait))
@@ -99,7 +110,7 @@ class InspectorAccess:
             response = error_response(404, "not_found", CLOSED_REASON)
         else:
             if authorization is not None:  # a browser's first request, without any, is no guess
-                self.throttle.failed(client)
+                self._failed(client, scope)
             response = error_response(
                 401,
                 "unauthorized",
@@ -107,3 +118,20 @@ class InspectorAccess:
                 headers={"WWW-Authenticate": f'Basic realm="{REALM}"'},
             )
         await response(scope, receive, send)
+
+    def _failed(self, client: str, scope: Scope) -> None:
+        self.throttle.failed(client)
+        if not self.throttle.wait_for(client):
+            return
+        hint = (
+            "; it sends X-Forwarded-For but is not in FORWARDED_ALLOW_IPS, so every client "
+            "behind it shares this allowance"
+            if self.proxies.ignores_forwarding(scope)
+            else ""
+        )
+        logger.warning(
+            "inspector: %d wrong logins within a minute from %s: it waits%s",
+            self.throttle.limit,
+            client,
+            hint,
+        )

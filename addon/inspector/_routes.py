@@ -208,7 +208,7 @@ async def api_stream(request: Request) -> Response:
     return StreamingResponse(
         event_stream(services.store, where, after, render, request.is_disconnected),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        headers={"X-Accel-Buffering": "no"},
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from addon.errors import Refusal
 from addon.incoming import Incoming, parse_json_object
 from addon.ingest import accepted_record, rejection_record
-from addon.redact import mask_jwt
+from addon.redact import SHOWN_KEY_CHARS, mask_credentials
 from addon.sources._errors import MissingEvent, UnknownSource
 from addon.sources._model import Source, SourceMode, context_from_url, new_secret
 from addon.sources._repository import Sources
@@ -32,7 +32,6 @@ logger = logging.getLogger("addon.sources")
 
 ORIGIN_KIND = "source"
 MAX_KEY_LENGTH = 128
-SHOWN_KEY_CHARS = 4
 MAX_EVENT_LENGTH = 200
 
 _KEPT_FROM_STRANGERS = frozenset(
@@ -155,4 +154,6 @@ class SourceIngest:
                 shown, refusal, origin_kind=ORIGIN_KIND, origin=origin, also_drop=also_drop
             )
         )
-        logger.info("refused %s %s: %s", shown.method, mask_jwt(shown.target), refusal.reason)
+        logger.info(
+            "refused %s %s: %s", shown.method, mask_credentials(shown.target), refusal.reason
+        )

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from databases import Database
 
 from addon.errors import ServiceUnavailable
+from addon.store._files import create_private_sqlite_file
 
 __all__ = ["Conflict", "Connection", "Db", "Row", "StoreUnavailable", "connect_database"]
 
@@ -263,6 +264,7 @@ async def connect_database(url: str, *, synchronous: str = "NORMAL") -> Db:
         driver_url = "postgresql+asyncpg://" + url.split("://", 1)[1]
         database = Database(driver_url, min_size=1, max_size=10, command_timeout=10)
     else:
+        create_private_sqlite_file(url)
         database = Database(url, timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
     db = Db(database, postgres=postgres, synchronous=synchronous)
     try:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from addon.errors import Refusal
+from addon.redact import mask_credentials
 
 __all__ = ["error_response", "exception_handlers", "refusal_response"]
 
@@ -28,7 +29,6 @@ def error_response(
     extra = dict(headers or {})
     if status == 401 and realm is not None:
         extra.setdefault("WWW-Authenticate", f'JWT realm="{realm}"')
-    extra.setdefault("Cache-Control", "no-store")
     return JSONResponse({"error": code, "reason": reason}, status_code=status, headers=extra)
 
 
@@ -37,7 +37,7 @@ def refusal_response(
 ) -> JSONResponse:
     """The answer to a refusal; a server-side one (5xx) is logged too."""
     if refusal.status >= 500:
-        logger.warning("%s %s: %s", method, path, refusal.reason)
+        logger.warning("%s %s: %s", method, mask_credentials(path), refusal.reason)
     return error_response(refusal.status, refusal.code, refusal.reason, realm=realm)
 
 
@@ -61,7 +61,8 @@ async def _http(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    path = mask_credentials(request.url.path)
+    logger.exception("unexpected error on %s %s", request.method, path, exc_info=exc)
     return error_response(500, "internal_error", "the server failed; the error is in its log")
 
 

@@ -102,7 +102,7 @@ def test_closed_inspector_is_404_and_says_why(closed: Jira, path: str) -> None:
         body = response.json()
         assert body["error"] == "not_found"
         assert "INSPECTOR_USERNAME" in body["reason"] and "INSPECTOR_PASSWORD" in body["reason"]
-        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["cache-control"] == "no-cache, no-store"
         assert "www-authenticate" not in response.headers
 
 
@@ -126,7 +126,7 @@ def test_wrong_or_missing_credentials_are_401(opened: Jira, path: str) -> None:
         assert response.status_code == 401, (path, auth)
         assert response.headers["www-authenticate"] == 'Basic realm="inspector"'
         assert response.json()["error"] == "unauthorized"
-        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["cache-control"] == "no-cache, no-store"
     for header in ("Basic", "Basic ???", "Bearer " + PASSWORD, basic(USERNAME, PASSWORD)[:-2]):
         response = httpx.get(url, headers={"Authorization": header}, timeout=10)
         assert response.status_code == 401, (path, header)
@@ -154,7 +154,7 @@ def test_right_credentials_open_it_with_security_headers(
     assert headers["x-frame-options"] == "DENY"
     assert headers["referrer-policy"] == "no-referrer"
     assert headers["x-content-type-options"] == "nosniff"
-    assert headers["cache-control"] == "no-store"
+    assert headers["cache-control"] == "no-cache, no-store"
 
 
 def test_denied_answers_carry_security_headers_too(opened: Jira) -> None:
@@ -233,6 +233,80 @@ def test_too_many_wrong_logins_from_one_address_wait(throttled: Jira) -> None:
         assert waiting.status_code == 429
         assert waiting.json()["error"] == "too_many_attempts"
         assert 55 <= int(waiting.headers["retry-after"]) <= 60
-        assert waiting.headers["cache-control"] == "no-store"
+        assert waiting.headers["cache-control"] == "no-cache, no-store"
     log = throttled.server.log()
     assert PASSWORD not in log and "guess-1" not in log
+
+
+@pytest.fixture(scope="module")
+def behind_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jira]:
+    """Trusting the proxy at 127.0.0.1 only: other loopback addresses are direct clients."""
+    env = {"INSPECTOR_LOGIN_ATTEMPTS": "3", "FORWARDED_ALLOW_IPS": "127.0.0.1"}
+    with inspector_server(tmp_path_factory, "behind-proxy", env=env) as jira:
+        yield jira
+
+
+@pytest.fixture(scope="module")
+def behind_any_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jira]:
+    """FORWARDED_ALLOW_IPS=*, as on platforms whose proxies have no fixed address."""
+    env = {"INSPECTOR_LOGIN_ATTEMPTS": "3", "FORWARDED_ALLOW_IPS": "*"}
+    with inspector_server(tmp_path_factory, "behind-any-proxy", env=env) as jira:
+        yield jira
+
+
+def client_at(address: str) -> httpx.Client:
+    """A client connecting from `address` (any of 127.0.0.0/8 is this machine)."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10)
+
+
+def guess(client: httpx.Client, url: str, forwarded_for: str | None = None) -> int:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return client.get(url, auth=(USERNAME, "a guess"), headers=headers).status_code
+
+
+def test_one_allowance_for_the_bare_path_and_everything_under_it(throttled: Jira) -> None:
+    base = throttled.base_url
+    with client_at("127.0.0.5") as client:
+        urls = [base + "/inspector", base + "/inspector/api/tenants", base + "/inspector"]
+        assert [guess(client, url) for url in urls] == [401, 401, 401]
+        assert guess(client, base + "/inspector") == 429
+        assert guess(client, base + "/inspector/") == 429
+
+
+def test_a_direct_client_cannot_escape_by_rotating_x_forwarded_for(behind_proxy: Jira) -> None:
+    url = behind_proxy.base_url + "/inspector/api/tenants"
+    with client_at("127.0.0.2") as guesser:
+        answers = [guess(guesser, url, f"198.51.100.{n}") for n in range(1, 7)]
+    assert answers == [401, 401, 401, 429, 429, 429]
+    log = behind_proxy.server.log()
+    assert "3 wrong logins within a minute from 127.0.0.2" in log
+    assert "is not in FORWARDED_ALLOW_IPS, so every client behind it shares" in log
+
+
+@pytest.mark.parametrize("proxies", ["behind_proxy", "behind_any_proxy"])
+def test_a_client_behind_a_trusted_proxy_cannot_escape_by_rotating_it(
+    proxies: str, request: pytest.FixtureRequest
+) -> None:
+    """The proxy appends the address it saw; what the client wrote itself stands left of it."""
+    jira: Jira = request.getfixturevalue(proxies)
+    url = jira.base_url + "/inspector/api/tenants"
+    with client_at("127.0.0.1") as proxy:
+        answers = [guess(proxy, url, f"198.51.100.{n}, 203.0.113.7") for n in range(1, 9)]
+    assert answers == [401, 401, 401, 429, 429, 429, 429, 429]
+    [lockout] = [line for line in jira.server.log().splitlines() if "from 203.0.113.7" in line]
+    assert "FORWARDED_ALLOW_IPS" not in lockout
+
+
+def test_a_guesser_does_not_lock_out_the_admin_at_another_address(behind_proxy: Jira) -> None:
+    url = behind_proxy.base_url + "/inspector/api/tenants"
+    with client_at("127.0.0.3") as guesser, client_at("127.0.0.4") as admin:
+        assert [guess(guesser, url) for _ in range(4)] == [401, 401, 401, 429]
+        assert admin.get(url, auth=AUTH).status_code == 200
+    with client_at("127.0.0.1") as proxy:
+        assert [guess(proxy, url, "203.0.113.20") for _ in range(4)] == [401, 401, 401, 429]
+        headers = {"X-Forwarded-For": "203.0.113.21"}
+        assert proxy.get(url, auth=AUTH, headers=headers).status_code == 200
+        assert (
+            proxy.get(url, auth=AUTH, headers={"X-Forwarded-For": "203.0.113.20"}).status_code
+            == 429
+        )

@@ -314,7 +314,7 @@ def test_stream_sends_new_matching_deliveries(jira: Jira) -> None:
     with httpx.stream("GET", url, params=params, auth=AUTH, timeout=15) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["cache-control"] == "no-cache, no-store"
         assert send_wrong_qsh(jira, site, f"{key}-0").status_code == 401
         assert send_issue(jira, site, f"{key}-<b>1</b>").status_code == 204
         messages = read_events(response, lambda m: deliveries_in(m))

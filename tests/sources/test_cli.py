@@ -228,3 +228,19 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
+
+
+def test_add_warns_when_secrets_would_be_stored_in_plaintext_on_https(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ADDON_ENCRYPTION_KEY")
+    code, out, err = cli("sources", "add", "jira", "--mode", "bearer")
+    assert code == 0 and "Added source jira" in out
+    [warning] = err.splitlines()
+    assert warning.startswith("addon: warning: ADDON_ENCRYPTION_KEY is not set")
+    assert "ADDON_BASE_URL is https" in warning
+
+
+def test_add_says_nothing_more_with_a_key(cli: Any) -> None:
+    code, _, err = cli("sources", "add", "jira", "--mode", "bearer")
+    assert code == 0 and err == ""

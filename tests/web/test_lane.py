@@ -13,6 +13,7 @@ from starlette.routing import Route
 from addon.errors import ServiceUnavailable, Unauthorized
 from addon.incoming import Incoming
 from addon.web._lane import MAX_REMEMBERED_PATHS, WebhookLane
+from addon.web._middleware import SecurityHeadersMiddleware
 
 WEBHOOK = "/webhooks/jira/issue-updated"
 
@@ -67,7 +68,9 @@ def exchange(
     base_path: str = "",
     headers: tuple[tuple[bytes, bytes], ...] = (),
     lane: WebhookLane | None = None,
+    secured: bool = False,
 ) -> Exchange:
+    """One request through the lane (inside the app's security headers if `secured`)."""
     ingest = ingest or FakeIngest()
     inner_calls: list[str] = []
     sent: list[dict[str, Any]] = []
@@ -111,7 +114,8 @@ def exchange(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(lane(scope, receive, send))
+    app: Any = SecurityHeadersMiddleware(lane, https=False) if secured else lane
+    asyncio.run(app(scope, receive, send))
     return Exchange(ingest, inner_calls, sent)
 
 
@@ -145,11 +149,12 @@ def test_before_start_up_everything_goes_to_the_router() -> None:
 
 
 def test_a_refusal_answers_json_with_the_jwt_realm() -> None:
-    done = exchange(ingest=FakeIngest(refusal=Unauthorized("bad signature", code="bad_sig")))
+    refusal = Unauthorized("bad signature", code="bad_sig")
+    done = exchange(ingest=FakeIngest(refusal=refusal), secured=True)
     assert done.status == 401
     assert json.loads(done.body) == {"error": "bad_sig", "reason": "bad signature"}
     assert done.headers[b"www-authenticate"] == b'JWT realm="addon-key"'
-    assert done.headers[b"cache-control"] == b"no-store"
+    assert done.headers[b"cache-control"] == b"no-cache, no-store"
 
 
 def test_a_store_outage_answers_503() -> None:
