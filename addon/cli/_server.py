@@ -26,7 +26,7 @@ __all__ = ["register"]
 def register(commands: Any) -> None:
     serve = commands.add_parser("serve", help="run the add-on server")
     serve.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: PORT or 8000)")
+    serve.add_argument("--port", type=_port, help="port (default: PORT or 8000)")
     serve.add_argument("--reload", action="store_true", help="restart when the code changes")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.add_argument(
@@ -45,6 +45,16 @@ def register(commands: Any) -> None:
     )
     _app_dir(worker)
     worker.set_defaults(run=run_worker)
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is outside 0..65535")
+    return port
 
 
 def _app_dir(parser: argparse.ArgumentParser) -> None:

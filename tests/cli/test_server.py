@@ -247,3 +247,18 @@ def test_handlers_import_from_app_dir(tmp_path: Path) -> None:
     )
     assert worker.returncode == 2
     assert worker.stderr.splitlines() == ["addon: --app-dir: 'nowhere' is not a folder"]
+
+
+def test_an_address_that_cannot_be_listened_on_is_one_line(tmp_path: Path) -> None:
+    out_of_range = run("serve", "--port", "70000", cwd=tmp_path)
+    assert out_of_range.returncode == 2
+    assert out_of_range.stderr.splitlines()[-1] == (
+        "addon serve: error: argument --port: 70000 is outside 0..65535"
+    )
+    unknown = run(
+        "serve", "--host", "nosuchhost.invalid", "--port", str(free_port()), cwd=tmp_path,
+        ADDON_BASE_URL="https://addon.example.com",
+    )  # fmt: skip
+    assert unknown.returncode == 2
+    (line,) = unknown.stderr.splitlines()
+    assert line.startswith("addon: cannot listen on nosuchhost.invalid port "), line
