@@ -31,7 +31,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    base_url: str = "http://localhost:8000"
+    base_url: str = "http://127.0.0.1:8000"
+    base_url_configured: bool = False
     key: str = "jira-connect-addon"
     name: str = "Event Inbox for Jira"
     descriptor_template: Path = field(default_factory=lambda: _default_template())
@@ -86,15 +87,22 @@ def load_settings(
 
     def read(name: str, cast: Callable[[str], T], default: T) -> T:
         raw = config(name, default=None)
-        if raw is None or raw == "":
+        if raw is None:
             return default
+        if not raw.strip():
+            raise SettingsError(f"{name}: is set but empty; give it a value or unset it")
         try:
             return cast(raw)
         except ValueError as exc:
             raise SettingsError(f"{name}: {exc}") from None
 
+    port = read("PORT", _port, defaults.port)
+    base_url = read("ADDON_BASE_URL", _base_url, None)
     settings = Settings(
-        base_url=read("ADDON_BASE_URL", _base_url, defaults.base_url),
+        # Unset, the base URL is where `addon serve` listens by default; `addon serve` itself
+        # derives it from the address it binds.
+        base_url=base_url or f"http://127.0.0.1:{port}",
+        base_url_configured=base_url is not None,
         key=read("ADDON_KEY", _addon_key, defaults.key),
         name=read("ADDON_NAME", _non_empty, defaults.name),
         descriptor_template=read(
@@ -102,7 +110,7 @@ def load_settings(
         ),
         database_url=read("DATABASE_URL", _database_url, defaults.database_url),
         host=read("HOST", _non_empty, defaults.host),
-        port=read("PORT", _port, defaults.port),
+        port=port,
         jwt_leeway_seconds=read(
             "JWT_LEEWAY_SECONDS", _bounded_int(0, 600), defaults.jwt_leeway_seconds
         ),

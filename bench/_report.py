@@ -172,7 +172,7 @@ def render(report: Report) -> str:
 
 
 def targets(report: Report) -> list[str]:
-    lines = ["Targets (issue #7):"]
+    lines = ["Targets:"]
 
     def mark(good: bool) -> str:
         return "met" if good else "MISSED"

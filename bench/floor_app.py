@@ -1,7 +1,7 @@
 """The floor: the least a correct ingest does, to show what any design can reach on this machine.
 
-Raw ASGI on uvicorn (no Starlette, no middleware, no access log), and per webhook only what issue
-#7 says may not be bought: the token fully verified with the add-on's own `verify_symmetric` (HS256
+Raw ASGI on uvicorn (no Starlette, no middleware, no access log), and per webhook only what no
+correct ingest may skip: the token fully verified with the add-on's own `verify_symmetric` (HS256
 pinned, `exp`/`iat`, the `qsh` against the request as it arrived), the body parsed as a JSON
 object, and a row with the add-on's columns committed to SQLite (WAL, `synchronous=NORMAL`) before
 the 204, concurrent webhooks sharing one commit run in the event loop's thread (the cheapest way

@@ -1,6 +1,7 @@
 """The add-on's benchmark: webhook ingest against the bare Starlette stack, on this machine.
 
-Run it from the repository root with the project's Python (the one with its dependencies):
+Run it from the repository root with the project's Python (the one with its dependencies,
+.venv/bin/python after `bash scripts/test`):
 
     python bench/run.py                       # ingest at concurrency 1, 16, 64 vs bare Starlette
     python bench/run.py --soak                # + RSS after 20,000 and 200,000 webhooks
@@ -21,7 +22,7 @@ What one run does (see bench/README.md for the results and what they mean):
    publishes the key); warms up; then drives each concurrency for --seconds;
 4. after every run checks the log: the deliveries stored equal the 2xx answers, exactly;
 5. prints one table: requests/s, p50, p99, errors, peak RSS (VmRSS sampled every 50 ms), and
-   add-on / bare per concurrency; then the targets of issue #7, met or not.
+   add-on / bare per concurrency; then the targets, met or not.
 
 Never part of the test suite: timings depend on the machine.
 """
@@ -42,10 +43,19 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import _profile  # noqa: E402
-from bench._report import Report, Row, log, machine, render  # noqa: E402
-from bench._scenarios import Bench  # noqa: E402
-from bench._wrk import check_tools  # noqa: E402
+try:
+    from bench import _profile
+    from bench._report import Report, Row, log, machine, render
+    from bench._scenarios import Bench
+    from bench._wrk import check_tools
+except ModuleNotFoundError as missing:
+    venv = ROOT / ".venv" / "bin" / "python"
+    use = (
+        f"run it with the project's virtual environment: {venv} bench/run.py"
+        if venv.exists()
+        else "run it with the Python the project is installed in (pip install -e '.[test]')"
+    )
+    sys.exit(f"bench: {missing.name} is not installed in {sys.executable}; {use}")
 
 # --- main ---------------------------------------------------------------------------------------
 

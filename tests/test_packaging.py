@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,7 @@ from tests.support.live import ROOT, free_port
 
 def test_wheel_install_serves_pages_and_descriptor(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
-    subprocess.run(
+    built = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -30,9 +31,17 @@ def test_wheel_install_serves_pages_and_descriptor(tmp_path: Path) -> None:
         ],
         check=True,
         capture_output=True,
+        text=True,
         timeout=300,
     )
+    assert "absent from the `packages` configuration" not in built.stderr + built.stdout
     [wheel] = wheels.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    examples = {p.name for p in (ROOT / "addon" / "_data" / "examples").iterdir()}
+    assert {f"addon/_data/examples/{name}" for name in examples} <= names
+    assert "addon/_templates/inspector/delivery.html" in names
+    assert "addon/_templates/static/inspector.js" in names
     target = tmp_path / "site"
     subprocess.run(
         [

@@ -16,7 +16,8 @@ def load(env: dict[str, str], env_file: Path | None = None) -> Settings:
 
 def test_defaults() -> None:
     settings = load({})
-    assert settings.base_url == "http://localhost:8000"
+    assert settings.base_url == "http://127.0.0.1:8000"
+    assert not settings.base_url_configured
     assert settings.base_path == ""
     assert settings.database_url == "sqlite:///addon.db"
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)

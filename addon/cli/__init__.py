@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -31,13 +33,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        result: int = args.run(args)
+        try:
+            args = build_parser().parse_args(argv)
+            result: int = args.run(args)
+        finally:
+            sys.stdout.flush()
     except CliError as exc:
         print(f"addon: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _output_closed()
     return result
+
+
+def _output_closed() -> int:
+    """Exit quietly when the reader of our output has gone (`addon ... | head -1`).
+
+    Whatever is still buffered goes to /dev/null, so that the flush at exit does not fail again;
+    the status is a process's killed by SIGPIPE, as a shell reports it.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from addon.cli._common import CliError, load, run_with_store
+from addon.cli._table import table
 from addon.sources import Sources
 from addon.store import Store, generate_key
 
@@ -76,10 +77,24 @@ def run_list(args: argparse.Namespace) -> int:
     rows = run_with_store(settings, listing)
     if args.json:
         print(json.dumps(rows, indent=2))
-    elif not rows:
+        return 0
+    if not rows:
         print("no tenants")
-    for row in [] if args.json else rows:
-        print(f"{row['client_key']}  {row['state']:<11}  {row['base_url']}")
+        return 0
+    lines = table(
+        ("CLIENT KEY", "STATE", "PRODUCT", "INSTALLED (UTC)", "SITE"),
+        [
+            (
+                row["client_key"],
+                row["state"],
+                row["product_type"] or "-",
+                (row["installed_at"] or "-")[:19].replace("T", " "),
+                row["base_url"],
+            )
+            for row in rows
+        ],
+    )
+    print("\n".join(lines))
     return 0
 
 

@@ -4,6 +4,8 @@
     addon simulate send jira:issue_updated # a signed delivery with Jira's headers
     addon simulate rotate-secret           # a re-install with a new shared secret
     addon simulate uninstall               # disabled then uninstalled (RS256)
+    addon simulate events                  # what the descriptor subscribes to, what has a payload
+    addon simulate source send jira:issue_updated --url URL --mode cloud-signature < secret
 
 The site (clientKey, baseUrl, RSA key) and its shared secrets live in a state file readable only
 by its owner, `~/.config/jira-connect-addon/simulator.json` unless --state names another. During
@@ -17,12 +19,15 @@ from addon.simulator._addon import (
     AddonDescriptor,
     Answer,
     fetch_descriptor,
+    http_client,
 )
 from addon.simulator._errors import AddonUnreachable, SimulatorError
 from addon.simulator._install import (
     LifecycleRefused,
     NotInstalled,
+    SeveralInstalled,
     install,
+    installed_addon,
     key_server_hint,
     uninstall,
 )
@@ -48,9 +53,17 @@ from addon.simulator._send import (
     send,
     send_deliveries,
     summarise,
+    unknown_event,
     webhook_headers,
 )
 from addon.simulator._site import TOKEN_LIFETIME, SimulatedSite
+from addon.simulator._source import (
+    DEFAULT_TOKEN_HEADER,
+    MODES,
+    masked_source_url,
+    send_to_source,
+    source_headers,
+)
 from addon.simulator._state import (
     DEFAULT_SITE_URL,
     DEFAULT_STATE_PATH,
@@ -69,7 +82,9 @@ __all__ = [
     "DEFAULT_KEY_SERVER",
     "DEFAULT_SITE_URL",
     "DEFAULT_STATE_PATH",
+    "DEFAULT_TOKEN_HEADER",
     "EXAMPLE_SITE_URL",
+    "MODES",
     "TOKEN_LIFETIME",
     "AddonDescriptor",
     "AddonUnreachable",
@@ -84,6 +99,7 @@ __all__ = [
     "Outcome",
     "Progress",
     "SendOptions",
+    "SeveralInstalled",
     "SimulatedSite",
     "SimulatorError",
     "SimulatorState",
@@ -96,17 +112,23 @@ __all__ = [
     "delivery_targets",
     "example_events",
     "fetch_descriptor",
+    "http_client",
     "install",
+    "installed_addon",
     "key_server_hint",
     "load_example",
     "load_state",
+    "masked_source_url",
     "percentile",
     "read_payload_file",
     "render_bar",
     "save_state",
     "send",
     "send_deliveries",
+    "send_to_source",
+    "source_headers",
     "summarise",
     "uninstall",
+    "unknown_event",
     "webhook_headers",
 ]

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from addon.simulator._addon import (
+    DEFAULT_ADDON_URL,
     AddonDescriptor,
     Answer,
     fetch_descriptor,
@@ -42,7 +43,9 @@ __all__ = [
     "KEY_REFUSALS",
     "LifecycleRefused",
     "NotInstalled",
+    "SeveralInstalled",
     "install",
+    "installed_addon",
     "key_server_hint",
     "require_installation",
     "uninstall",
@@ -56,6 +59,10 @@ KEY_REFUSALS = frozenset({"unknown_key", "key_server_unavailable"})
 
 class NotInstalled(SimulatorError):
     """The simulated site has no active installation of the add-on at that address."""
+
+
+class SeveralInstalled(SimulatorError):
+    """No add-on was named, and the simulated site has installed more than one."""
 
 
 class LifecycleRefused(SimulatorError):
@@ -72,10 +79,32 @@ def key_server_hint(answer: Answer, key_server: KeyServerAddress, asked: bool) -
     return hint
 
 
+def installed_addon(state: SimulatorState | None, state_path: Path) -> str:
+    """The URL of the one add-on the site has installed; what to run when there is not one."""
+    installations = state.installations if state is not None else ()
+    active = [i.addon_url for i in installations if i.active]
+    if len(active) == 1:
+        return active[0]
+    if active:
+        raise SeveralInstalled(
+            f"the simulated site in {state_path} has installed several add-ons"
+            f" ({', '.join(active)}); choose one with --addon URL"
+        )
+    latest = max(installations, key=lambda i: i.updated_at, default=None)
+    url = latest.addon_url if latest is not None else DEFAULT_ADDON_URL
+    raise NotInstalled(
+        f"the simulated site in {state_path} has no add-on installed;"
+        f" run: addon simulate install --addon {url}"
+    )
+
+
 def require_installation(
-    state: SimulatorState | None, addon_url: str, state_path: Path
+    state: SimulatorState | None, addon_url: str | None, state_path: Path
 ) -> tuple[SimulatorState, Installation]:
-    """The active installation of the add-on at `addon_url`, or NotInstalled saying what to run."""
+    """The active installation of the add-on at `addon_url` (None: the only one installed), or
+    NotInstalled saying what to run."""
+    if addon_url is None:
+        addon_url = installed_addon(state, state_path)
     installation = state.installation(addon_url) if state is not None else None
     if state is None or installation is None or not installation.active:
         url = normalise_addon_url(addon_url)
@@ -92,16 +121,21 @@ def require_installation(
 async def install(
     *,
     state_path: Path,
-    addon_url: str,
+    addon_url: str | None,
     key_server: KeyServerAddress,
     report: Report,
     site_url: str | None = None,
     rotate: bool = False,
 ) -> SimulatorState:
-    """Install (with `rotate`: re-install with a new secret), saving the state after each step."""
+    """Install (with `rotate`: re-install with a new secret), saving the state after each step.
+
+    Without `addon_url`, install at DEFAULT_ADDON_URL, and rotate the only add-on installed.
+    """
     state = load_state(state_path)
+    target = addon_url or DEFAULT_ADDON_URL
     if rotate:
-        state, _ = require_installation(state, addon_url, state_path)
+        state, installed = require_installation(state, addon_url, state_path)
+        target = installed.addon_url
     elif state is None:
         state = SimulatorState(SiteIdentity.generate(site_url or DEFAULT_SITE_URL))
         site_identity = state.site
@@ -114,7 +148,7 @@ async def install(
         state = state.with_site_url(site_url)
         report(f"the simulated site is now at {state.site.base_url}")
     async with http_client() as client:
-        addon = await fetch_descriptor(client, addon_url)
+        addon = await fetch_descriptor(client, target)
         if "installed" not in addon.lifecycle:
             raise SimulatorError(
                 f"the descriptor of {addon.key} declares no lifecycle.installed URL,"
@@ -164,14 +198,14 @@ async def install(
 
 
 async def uninstall(
-    *, state_path: Path, addon_url: str, key_server: KeyServerAddress, report: Report
+    *, state_path: Path, addon_url: str | None, key_server: KeyServerAddress, report: Report
 ) -> SimulatorState:
     """disabled (HS256), then uninstalled (RS256); the site then forgets the shared secret."""
     state, installation = require_installation(load_state(state_path), addon_url, state_path)
     assert installation.shared_secret is not None
     site = state.site.site(installation.shared_secret)
     async with http_client() as client:
-        addon = await fetch_descriptor(client, addon_url)
+        addon = await fetch_descriptor(client, installation.addon_url)
         if "disabled" in addon.lifecycle:
             answer = await signed_post(
                 client,

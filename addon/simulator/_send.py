@@ -42,10 +42,12 @@ __all__ = [
     "UnknownEvent",
     "delivery_targets",
     "percentile",
+    "post",
     "render_bar",
     "send",
     "send_deliveries",
     "summarise",
+    "unknown_event",
     "webhook_headers",
 ]
 
@@ -216,7 +218,8 @@ def delivery_targets(addon: AddonDescriptor, event: str, payload: Any) -> list[T
     ]
 
 
-async def _post(client: httpx.AsyncClient, request: httpx.Request, retry: int) -> Outcome:
+async def post(client: httpx.AsyncClient, request: httpx.Request, retry: int = 0) -> Outcome:
+    """Send one delivery; its outcome, whatever happens."""
     started = time.perf_counter()
     try:
         response = await client.send(request)
@@ -261,7 +264,7 @@ async def send_deliveries(
             request = signed_request(
                 client, target.url, content, token_for, webhook_headers(webhook_id, retry)
             )
-            outcomes.append(await _post(client, request, retry))
+            outcomes.append(await post(client, request, retry))
             if progress is not None:
                 progress.advance()
 
@@ -277,7 +280,7 @@ async def send_deliveries(
 async def send(
     *,
     state_path: Path,
-    addon_url: str,
+    addon_url: str | None,
     event: str,
     report: Report,
     payload: dict[str, Any] | None = None,
@@ -286,14 +289,14 @@ async def send(
     options: SendOptions = SendOptions(),
     progress_stream: TextIO | None = None,
 ) -> Summary:
-    """Send `event` to the installed add-on at `addon_url`, as the simulated site."""
+    """Send `event` to the installed add-on at `addon_url` (None: the only one installed)."""
     if descriptor.lookup(event) is None and payload is None:
-        raise UnknownEvent(_unknown_event(event))
+        raise UnknownEvent(unknown_event(event))
     state, installation = require_installation(load_state(state_path), addon_url, state_path)
     assert installation.shared_secret is not None
     site = state.site.site(installation.shared_secret)
     async with http_client(connections=options.concurrency) as client:
-        addon = await fetch_descriptor(client, addon_url)
+        addon = await fetch_descriptor(client, installation.addon_url)
         if addon.key != installation.addon_key:
             raise SimulatorError(
                 f"the add-on at {addon.addon_url} is now {addon.key!r}, but the site installed"
@@ -330,7 +333,8 @@ async def send(
     return summary
 
 
-def _unknown_event(event: str) -> str:
+def unknown_event(event: str) -> str:
+    """Why `event` is refused, with the closest known names."""
     matches = descriptor.closest(event)
     if matches:
         return f"unknown event {event!r}; did you mean {', '.join(matches)}?"

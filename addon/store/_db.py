@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from databases import Database
 
@@ -265,6 +268,7 @@ async def connect_database(url: str, *, synchronous: str = "NORMAL") -> Db:
         database = Database(driver_url, min_size=1, max_size=10, command_timeout=10)
     else:
         create_private_sqlite_file(url)
+        _check_sqlite_file(url)
         database = Database(url, timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
     db = Db(database, postgres=postgres, synchronous=synchronous)
     try:
@@ -277,3 +281,27 @@ async def connect_database(url: str, *, synchronous: str = "NORMAL") -> Db:
         await db.disconnect()
         raise StoreUnavailable(f"cannot connect to the database: {_describe(exc)}") from exc
     return db
+
+
+def _check_sqlite_file(url: str) -> None:
+    """Open the SQLite file once, here, so that a path that cannot work is one clear line.
+
+    (aiosqlite, when a file fails to open, stops its thread only after the failure is raised,
+    and that thread then reports to an event loop that is already closed.)
+    """
+    path = Path(urlsplit(url).path[1:])
+    if str(path) == ":memory:":
+        return
+    if not path.parent.is_dir():
+        raise StoreUnavailable(
+            f"the folder {path.parent} of the SQLite file {path} does not exist;"
+            " create it, or choose another path"
+        )
+    if not path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+        raise StoreUnavailable(
+            f"cannot create the SQLite file {path}: its folder is not writable by this user"
+        )
+    try:
+        sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS).close()
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"cannot open the SQLite file {path}: {exc}") from None

@@ -41,8 +41,9 @@ def create_private_sqlite_file(url: str) -> Path | None:
     except OSError:
         return path
     with contextlib.suppress(OSError):
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        status = path.stat()
+        mode = stat.S_IMODE(status.st_mode)
+        if stat.S_ISREG(status.st_mode) and mode & (stat.S_IRWXG | stat.S_IRWXO):
             logger.warning(
                 "DATABASE_URL: %s may be read by other users (mode %o): chmod 600 it (and its "
                 "-wal and -shm files) while the server is stopped",

@@ -21,6 +21,7 @@ async def landing(request: Request) -> Response:
         {
             "name": settings.name,
             "key": settings.key,
+            "base_url": settings.base_url,
             "descriptor_url": f"{settings.base_url}/atlassian-connect.json",
             "inspector": settings.inspector_enabled,
             "inspector_url": f"{settings.base_path}/inspector/",

@@ -72,7 +72,7 @@ def test_readme_start_command_serves_on_its_port(tmp_path: Path) -> None:
         assert response.json() == {"status": "ok"}
         assert (tmp_path / "addon.db").exists()
         served = httpx.get(f"http://127.0.0.1:{port}/atlassian-connect.json").json()
-        assert served["baseUrl"] == "http://localhost:8000"
+        assert served["baseUrl"] == f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(15)
@@ -171,3 +171,70 @@ def test_keys_generate_tenants_list_and_purge(tmp_path: Path) -> None:
     assert "no tenant with clientKey 'nobody'" in missing.stderr
     rotate = run("keys", "rotate", env={"DATABASE_URL": database})
     assert rotate.returncode == 2 and "ADDON_ENCRYPTION_KEY" in rotate.stderr
+
+
+def test_tenants_list_has_headers(tmp_path: Path) -> None:
+    import asyncio
+
+    from addon.store import open_store
+
+    database = f"sqlite:///{tmp_path}/t.db"
+
+    async def install() -> None:
+        store = await open_store(database)
+        await store.tenants.save_installation(
+            {
+                "key": "k",
+                "clientKey": "client-1",
+                "sharedSecret": "s",
+                "baseUrl": "https://x.atlassian.net",
+                "productType": "jira",
+            },
+            iat=1,
+        )
+        await store.db.disconnect()
+
+    asyncio.run(install())
+    result = run("tenants", "list", env={"DATABASE_URL": database})
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()
+    assert header.split() == ["CLIENT", "KEY", "STATE", "PRODUCT", "INSTALLED", "(UTC)", "SITE"]
+    assert row.split()[:3] == ["client-1", "installed", "jira"]
+    assert row.endswith("https://x.atlassian.net")
+    assert header.index("STATE") == row.index("installed")
+    assert header.index("SITE") == row.index("https://")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("keys", "generate"),
+        ("descriptor",),
+        ("tenants", "list"),
+        ("--help",),
+        ("simulate", "events"),
+    ],
+)
+def test_a_closed_output_ends_quietly(tmp_path: Path, command: tuple[str, ...]) -> None:
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "addon", *command],
+            env={
+                **{
+                    k: v for k, v in os.environ.items() if not k.startswith(("ADDON_", "DATABASE_"))
+                },
+                "PYTHONPATH": str(ROOT),
+                "DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
+            },
+            cwd=tmp_path,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(writer)
+    assert result.stderr == ""
+    assert result.returncode in (0, 141)

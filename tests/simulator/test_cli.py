@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -432,3 +433,107 @@ def test_a_reinstall_keeps_the_secret_and_follows_a_site_rename(
     assert status == 0
     (delivery,) = addon.deliveries_from(site.client_key)
     assert delivery.payload()["issue"]["self"].startswith("https://renamed.atlassian.net/")
+
+
+def test_without_addon_the_installed_one_is_used(
+    addon: Addon, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state_path = tmp_path / "state.json"
+    site = install(capsys, addon, state_path).site
+    assert not addon.url.endswith(":8000")
+    status, out, err = simulate(capsys, "send", "jira:issue_updated", "--state", str(state_path))
+    assert status == 0, (out, err)
+    assert out[0].startswith(f"jira:issue_updated: POST {addon.url}/webhooks/")
+    (delivery,) = addon.deliveries_from(site.client_key)
+    assert delivery.event == "jira:issue_updated"
+    old = secret_of(state_path, addon)
+    status, out, err = simulate(
+        capsys, "rotate-secret", "--state", str(state_path), "--key-server", addon.key_server
+    )
+    assert status == 0, (out, err)
+    assert secret_of(state_path, addon) != old
+    status, out, err = simulate(
+        capsys, "uninstall", "--state", str(state_path), "--key-server", addon.key_server
+    )
+    assert status == 0, (out, err)
+    assert addon.tenant(site.client_key).state is TenantState.UNINSTALLED
+    status, out, err = simulate(capsys, "send", "jira:issue_updated", "--state", str(state_path))
+    assert status == 1 and out == []
+    assert err == [
+        f"addon: the simulated site in {state_path} has no add-on installed;"
+        f" run: addon simulate install --addon {addon.url}"
+    ]
+
+
+def test_without_addon_several_installed_are_listed(
+    addon: Addon, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state_path = tmp_path / "state.json"
+    state = install(capsys, addon, state_path)
+    other = f"http://127.0.0.1:{free_port()}"
+    second = new_installation(other, "k", other, "secret", InstallState.ENABLED)
+    save_state(state_path, state.with_installation(second))
+    for args in (["send", "jira:issue_updated"], ["uninstall"], ["rotate-secret"]):
+        status, out, err = simulate(capsys, *args, "--state", str(state_path))
+        assert status == 1 and out == [], args
+        assert err == [
+            f"addon: the simulated site in {state_path} has installed several add-ons"
+            f" ({addon.url}, {other}); choose one with --addon URL"
+        ]
+    assert len(addon.deliveries_from(state.site.client_key)) == 0
+
+
+def test_help_says_where_the_state_is(capsys: pytest.CaptureFixture[str]) -> None:
+    from addon.simulator import DEFAULT_STATE_PATH
+
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    shown = "".join(capsys.readouterr().out.split())
+    assert "".join(str(DEFAULT_STATE_PATH.expanduser()).split()) in shown
+
+
+def run_addon(
+    *args: str, cwd: Path, stdout: Any = subprocess.PIPE
+) -> subprocess.CompletedProcess[str]:
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(cwd)}
+    return subprocess.run(
+        [sys.executable, "-m", "addon", *args],
+        env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_events_lists_the_subscribed_and_those_with_payloads(addon: Addon, tmp_path: Path) -> None:
+    from addon.simulator import example_events
+
+    subscribed = {module.event for module in descriptor.parse_webhooks(addon.descriptor())}
+    examples = set(example_events())
+    for args in ((), ("--addon", addon.url)):
+        listed = run_addon("simulate", "events", *args, cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        lines = listed.stdout.splitlines()
+        assert lines[1].split() == ["EVENT", "SUBSCRIBED", "PAYLOAD"]
+        rows = {line.split()[0]: line.split()[1:3] for line in lines[2:]}
+        assert set(rows) == subscribed | examples
+        for event, (in_descriptor, has_payload) in rows.items():
+            assert (in_descriptor == "yes") == (event in subscribed), event
+            assert (has_payload == "yes") == (event in examples), event
+
+
+def test_send_to_a_closed_output_ends_quietly(addon: Addon, tmp_path: Path) -> None:
+    state_path = tmp_path / "state.json"
+    installed = run_addon(
+        "simulate", "install", "--addon", addon.url, "--state", str(state_path),
+        "--key-server", addon.key_server, cwd=tmp_path,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        sent = run_addon(
+            "simulate", "send", "jira:issue_updated", "--state", str(state_path),
+            cwd=tmp_path, stdout=writer,
+        )  # fmt: skip
+    finally:
+        os.close(writer)
+    assert sent.stderr == ""
+    assert sent.returncode == 141

@@ -98,3 +98,18 @@ def test_signed_install_and_webhook_under_a_prefix_both_ways(tmp_path: Path) -> 
                 url = server.base_url + hook
                 response = httpx.post(url, content=b"{}", headers={"Authorization": f"JWT {token}"})
                 assert response.status_code == 204, (name, response.text)
+
+
+def test_landing_page_says_what_a_user_can_do(tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/l.db",
+        "INSPECTOR_USERNAME": "admin",
+        "INSPECTOR_PASSWORD": "change-me",
+    }
+    with LiveServer(env, log_dir=tmp_path) as server:
+        page = httpx.get(server.base_url + "/").text
+    assert 'href="/inspector/"' in page
+    assert f"addon simulate install --addon {server.base_url}" in page
+    assert "addon simulate send jira:issue_updated" in page
+    assert "addon forge manifest" in page
+    assert "administrator installs the add-on from its descriptor URL" not in page
