@@ -38,7 +38,7 @@ def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> float:
 
 def failure_text(exc: BaseException, *, limit: int = FAILURE_TEXT_LIMIT) -> str:
     """What is kept of a handler's failure: the exception line, a blank line, then the end of the
-    traceback cut at a line boundary to fit `limit` characters, always ending with the exception.
+    traceback cut where a frame starts to fit `limit` characters, always ending with the exception.
     """
     exception = "".join(traceback.format_exception_only(exc)).strip()
     summary = _cut(exception, SUMMARY_LIMIT)
@@ -51,9 +51,12 @@ def failure_text(exc: BaseException, *, limit: int = FAILURE_TEXT_LIMIT) -> str:
             break
         kept.append(line)
         room -= len(line) + 1
-    if left_out := len(frames) - len(kept):
-        kept.append(f"… {left_out} earlier line(s) of the traceback left out")
-    return "\n".join([summary, "", *reversed(kept), summary])
+    kept.reverse()
+    if len(kept) < len(frames):
+        while kept and kept[0].startswith("    "):  # a frame's source line, without its frame
+            kept.pop(0)
+        kept.insert(0, f"… {len(frames) - len(kept)} earlier line(s) of the traceback left out")
+    return "\n".join([summary, "", *kept, summary])
 
 
 def _cut(text: str, limit: int) -> str:
