@@ -7,9 +7,10 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from addon.inspector import _routes
 from addon.inspector._access import InspectorAccess
+from addon.inspector._json import delivery_detail_json, delivery_json
 from addon.settings import Settings
 
-__all__ = ["routes"]
+__all__ = ["delivery_detail_json", "delivery_json", "routes"]
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
