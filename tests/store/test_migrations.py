@@ -86,6 +86,30 @@ def test_a_log_written_before_version_4_is_still_searched_and_deduplicated(
     asyncio.run(scenario())
 
 
+def test_a_version_numbered_below_the_newest_applied_is_still_applied(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Branches merged in another order leave gaps: a database that has every version but 2
+    (as if 2 had been merged last) takes 2 at the next start."""
+    import addon.store._migrations as migrations
+
+    without_2 = tuple(m for m in MIGRATIONS if m.version != 2)
+
+    async def scenario() -> None:
+        db = await connect_database(database_url)
+        try:
+            monkeypatch.setattr(migrations, "MIGRATIONS", without_2)
+            assert await migrate(db) == [m.version for m in without_2]
+            monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+            assert await migrate(db) == [2]
+            assert await migrate(db) == []
+            assert await db.fetch_all("SELECT url_template FROM sources") == []
+        finally:
+            await db.disconnect()
+
+    asyncio.run(scenario())
+
+
 def delivery(webhook_id: str) -> NewDelivery:
     return NewDelivery(
         received_at=time.time(),
