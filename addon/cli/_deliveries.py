@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from addon.cli._common import CliError, load, run_with_store
+from addon.cli._table import table
 from addon.inspector import delivery_detail_json, delivery_json
 from addon.store import DeliveryFilter, DeliveryStatus, NotReplayable, Store
 
-__all__ = ["register", "table"]
+__all__ = ["register"]
 
 MAX_LIST = 1_000
 COLUMNS = (
@@ -64,15 +64,6 @@ def _delivery_id(text: str) -> int:
     if not text.isdigit() or int(text) < 1 or len(text) > 19:
         raise argparse.ArgumentTypeError(f"{text!r} is not a delivery id (a positive number)")
     return int(text)
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Lines of left-aligned columns under a header, two spaces apart."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-    return [
-        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in (header, *rows)
-    ]
 
 
 def _utc(iso: str | None) -> str:
