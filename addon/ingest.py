@@ -99,6 +99,7 @@ def rejection_record(
     event: str | None = None,
     base_url: str = "",
     token: str | None = None,
+    verification: Mapping[str, Any] | None = None,
     also_drop: Iterable[str] = (),
 ) -> NewDelivery:
     """What we keep of a refused request: never the token itself, at most 64 KiB of the body."""
@@ -128,6 +129,7 @@ def rejection_record(
         headers=safe_headers(request.headers, also_drop=also_drop),
         body=request.body[:REJECTED_BODY_LIMIT],
         body_size=len(request.body),
+        verification=verification,
     )
 
 
@@ -159,9 +161,13 @@ def accepted_record(
     token: Mapping[str, Any] | None = None,
     canonical: str | None = None,
     qsh: str | None = None,
+    verification: Mapping[str, Any] | None = None,
     also_drop: Iterable[str] = (),
 ) -> NewDelivery:
-    """A verified delivery ready for the log, with its normalised view."""
+    """A verified delivery ready for the log, with its normalised view.
+
+    `verification` is what the door checked, as the inspector shows it: never a secret.
+    """
     view = normalise(event, payload, context)
     webhook_id = request.header("x-atlassian-webhook-identifier") or None
     return NewDelivery(
@@ -190,6 +196,7 @@ def accepted_record(
         sprint_id=view.sprint_id,
         actor=view.actor,
         search_keys=view.search_keys(webhook_id),
+        verification=verification,
     )
 
 

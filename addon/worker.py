@@ -22,15 +22,48 @@ from addon.handlers import Event, Handlers, Origin
 from addon.ingest import normalise
 from addon.store import Delivery, Store, StoreUnavailable
 
-__all__ = ["Worker", "backoff"]
+__all__ = ["Worker", "backoff", "failure_text"]
 
 logger = logging.getLogger("addon.worker")
+
+FAILURE_TEXT_LIMIT = 3_500
+SUMMARY_LIMIT = 500
 
 
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> float:
     """Seconds to wait after failed attempt number `attempt` (1-based): exponential, jittered."""
     delay: float = min(cap, base * 2.0 ** max(0, attempt - 1))
     return delay * random.uniform(0.5, 1.0)
+
+
+def failure_text(exc: BaseException, *, limit: int = FAILURE_TEXT_LIMIT) -> str:
+    """What is kept of a handler's failure: the exception line, a blank line, then the end of the
+    traceback cut where a frame starts to fit `limit` characters, always ending with the exception.
+    """
+    exception = "".join(traceback.format_exception_only(exc)).strip()
+    summary = _cut(exception, SUMMARY_LIMIT)
+    lines = "".join(traceback.format_exception(exc)).rstrip("\n").split("\n")
+    frames = lines[: -len(exception.split("\n"))]
+    room = limit - 2 * len(summary) - 80  # the two summaries, and the line saying what was cut
+    kept: list[str] = []
+    for line in reversed(frames):
+        if len(line) + 1 > room:
+            break
+        kept.append(line)
+        room -= len(line) + 1
+    kept.reverse()
+    if len(kept) < len(frames):
+        while kept and kept[0].startswith("    "):  # a frame's source line, without its frame
+            kept.pop(0)
+        kept.insert(0, f"… {len(frames) - len(kept)} earlier line(s) of the traceback left out")
+    return "\n".join([summary, "", *kept, summary])
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` up to `limit` characters, cut after a whole word and marked, if it is longer."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(None, 1)[0].rstrip() + "…"
 
 
 class Worker:
@@ -175,8 +208,7 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a handler's failure is recorded, never raised
-            error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            detail = "".join(traceback.format_exception(exc))[-3000:]
+            error = "".join(traceback.format_exception_only(exc)).strip()
             give_up = delivery.attempts >= self.max_attempts
             retry_at = (
                 None
@@ -190,7 +222,7 @@ class Worker:
             )  # fmt: skip
             with contextlib.suppress(StoreUnavailable):
                 await self.store.queue.fail(
-                    self.owner, delivery.id, f"{error}\n\n{detail}", retry_at=retry_at
+                    self.owner, delivery.id, failure_text(exc), retry_at=retry_at
                 )
             return
         with contextlib.suppress(StoreUnavailable):

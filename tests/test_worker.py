@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from addon.handlers import Event, Handlers
 from addon.store import DeliveryStatus, HandlerState, NewDelivery, Store, open_store
-from addon.worker import Worker, backoff
+from addon.worker import Worker, backoff, failure_text
 
 
 def delivery(webhook_id: str | None, event: str = "jira:issue_updated") -> NewDelivery:
@@ -259,3 +260,77 @@ def test_handler_calls_jira_back_with_a_signed_client(database_url: str) -> None
     assert {"accountId": "me"} in answers
     assert any(isinstance(a, str) and a.startswith("no signed client") for a in answers)
     assert seen == ["test-addon"]
+
+
+def _ping(depth: int) -> None:
+    if depth == 0:
+        raise RuntimeError("deep failure: the handler could not reach its stream")
+    _pong(depth - 1)
+
+
+def _pong(depth: int) -> None:
+    _ping(depth - 1)
+
+
+def _raised(depth: int) -> BaseException:
+    try:
+        _ping(depth)
+    except RuntimeError as exc:
+        return exc
+    raise AssertionError("nothing was raised")
+
+
+def test_failure_text_cuts_a_long_traceback_at_line_boundaries() -> None:
+    exc = _raised(300)
+    whole = "".join(traceback.format_exception(exc)).splitlines()
+    text = failure_text(exc, limit=1_000)
+    summary, blank, *shown = text.split("\n")
+    assert summary == "RuntimeError: deep failure: the handler could not reach its stream"
+    assert blank == ""
+    assert len(text) <= 1_000
+    assert shown[0].startswith("… ") and shown[0].endswith(
+        "earlier line(s) of the traceback left out"
+    )
+    left_out = int(shown[0].split()[1])
+    assert shown[1:] == whole[left_out:]
+    assert shown[-1] == summary
+
+
+def test_failure_text_keeps_a_short_traceback_whole() -> None:
+    exc = _raised(2)
+    text = failure_text(exc)
+    assert text.split("\n")[2:] == "".join(traceback.format_exception(exc)).splitlines()
+
+
+def test_failure_text_of_a_huge_message_stays_bounded_and_ends_with_it() -> None:
+    try:
+        raise ValueError("word " * 5_000)
+    except ValueError as exc:
+        text = failure_text(exc)
+    lines = text.split("\n")
+    assert len(text) <= 3_500
+    assert lines[0].startswith("ValueError: word word") and lines[0].endswith("word…")
+    assert lines[-1] == lines[0]
+
+
+def test_a_failed_handler_error_is_stored_from_a_line_start(database_url: str) -> None:
+    handlers = Handlers()
+
+    @handlers.on("*")
+    async def deep(event: Event) -> None:
+        _ping(400)
+
+    async def scenario(store: Store) -> None:
+        recorded = await store.writer.record(delivery("deep"))
+        worker = Worker(store, handlers, max_attempts=1, poll_interval=0.02)
+        await worker.start()
+        await until(lambda: _state_is(store, recorded.id, HandlerState.FAILED))
+        await worker.stop()
+        stored = await store.deliveries.get(recorded.id)
+        assert stored is not None and stored.last_error is not None
+        summary, blank, cut, *frames = stored.last_error.split("\n")
+        assert summary == "RuntimeError: deep failure: the handler could not reach its stream"
+        assert blank == "" and cut.startswith("… ")
+        assert frames[0].startswith("  File ") and frames[-1] == summary
+
+    run(database_url, scenario)

@@ -1,4 +1,4 @@
-"""The `addon` command: serve, descriptor, worker, keys, tenants, simulate, sources."""
+"""The `addon` command: serve, descriptor, worker, keys, tenants, deliveries, simulate, sources."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from addon.cli import _admin, _server
+from addon.cli import _admin, _deliveries, _server
 from addon.cli._common import CliError
 
 __all__ = ["main"]
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _server.register(commands)
     _admin.register(commands)
+    _deliveries.register(commands)
     for name in ("addon.cli._simulate", "addon.cli._sources"):
         try:
             module = __import__(name, fromlist=["register"])

@@ -7,11 +7,12 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from addon.inspector import _routes
 from addon.inspector._access import InspectorAccess
+from addon.inspector._json import delivery_detail_json, delivery_json
 from addon.inspector._throttle import LoginThrottle
 from addon.settings import Settings
 from addon.web._clients import TrustedProxies
 
-__all__ = ["routes"]
+__all__ = ["delivery_detail_json", "delivery_json", "routes"]
 
 
 def routes(settings: Settings) -> list[BaseRoute]:

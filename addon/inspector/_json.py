@@ -7,6 +7,7 @@ from typing import Any
 
 from addon.inspector._present import (
     client_key_of,
+    event_name,
     iso_time,
     main_key,
     parsed_payload,
@@ -22,13 +23,15 @@ __all__ = ["delivery_detail_json", "delivery_json", "tenant_json"]
 
 def delivery_json(delivery: Delivery, tenant: Tenant | None = None) -> dict[str, Any]:
     """One delivery as the list API returns it."""
+    event = event_name(delivery)
     return {
         "id": delivery.id,
         "received_at": iso_time(delivery.received_at),
         "client_key": client_key_of(delivery),
         "source": source_of(delivery),
         "site_url": tenant.base_url if tenant is not None else None,
-        "event": delivery.event,
+        "event": event.name,
+        "event_verified": event.verified,
         "status": delivery.status.value,
         "reason": delivery.reason,
         "error_code": delivery.error_code,
@@ -45,6 +48,8 @@ def delivery_json(delivery: Delivery, tenant: Tenant | None = None) -> dict[str,
         "handler_state": delivery.handler_state.value,
         "attempts": delivery.attempts,
         "last_error": delivery.last_error,
+        "replays": delivery.replays,
+        "replayed_at": iso_time(delivery.replayed_at),
         "duplicate_of": delivery.duplicate_of,
         "context": dict(delivery.context),
         "body_size": delivery.body_size,
@@ -81,6 +86,7 @@ def delivery_detail_json(
             "token": check.token_qsh,
             "matches": check.matches,
         },
+        "verification": dict(delivery.verification) if delivery.verification else None,
         "payload_text": None if shown is None or shown.is_json else shown.text,
         "handler": {
             "state": delivery.handler_state.value,
@@ -88,6 +94,8 @@ def delivery_detail_json(
             "last_error": delivery.last_error,
             "next_attempt_at": iso_time(delivery.next_attempt_at),
             "completed_at": iso_time(delivery.completed_at),
+            "replays": delivery.replays,
+            "replayed_at": iso_time(delivery.replayed_at),
         },
         "duplicates": [
             {

@@ -19,10 +19,14 @@ from addon.store import Delivery, DeliveryStatus
 
 __all__ = [
     "TOKEN_CLAIMS",
+    "CheckView",
+    "EventName",
     "PayloadText",
     "QshCheck",
     "TokenView",
+    "check_view",
     "client_key_of",
+    "event_name",
     "iso_time",
     "main_key",
     "parsed_payload",
@@ -34,6 +38,7 @@ __all__ = [
 ]
 
 TOKEN_CLAIMS = ("iss", "sub", "aud", "iat", "exp", "qsh")
+MAX_EVENT_NAME = 200
 TIME_CLAIMS = frozenset({"iat", "exp"})
 PAYLOAD_DISPLAY_LIMIT = 1_000_000
 
@@ -52,14 +57,36 @@ def time_text(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+@dataclass(frozen=True, slots=True)
+class EventName:
+    """A delivery's event, and whether it is known from a verified request."""
+
+    name: str | None
+    verified: bool
+
+
+def event_name(delivery: Delivery) -> EventName:
+    """The event a delivery names. A refused request's event is unverified; when none was
+    recorded (an admin webhook refused before its body was read), its body's `webhookEvent`."""
+    verified = delivery.status is not DeliveryStatus.REJECTED
+    if delivery.event or verified:
+        return EventName(delivery.event, verified)
+    payload = parsed_payload(delivery)
+    named = payload.get("webhookEvent") if isinstance(payload, dict) else None
+    if isinstance(named, str) and 0 < len(named.strip()) <= MAX_EVENT_NAME:
+        return EventName(named.strip(), verified=False)
+    return EventName(None, verified=False)
+
+
 def main_key(delivery: Delivery) -> str | None:
     """The key a delivery is mainly about: its issue, else project, sprint or acting user.
 
     Rejected deliveries were never normalised when stored, so their (unverified) body is read.
     """
     view: Delivery | View = delivery
-    if delivery.status is DeliveryStatus.REJECTED and delivery.event and not delivery.issue_key:
-        view = normalise(delivery.event, parsed_payload(delivery))
+    event = event_name(delivery).name
+    if delivery.status is DeliveryStatus.REJECTED and event and not delivery.issue_key:
+        view = normalise(event, parsed_payload(delivery))
     if view.issue_key:
         return view.issue_key
     if view.project_key:
@@ -99,6 +126,13 @@ class TokenView:
                 note = time_text(float(value)) if 0 <= value < 253402300800 else ""
             rows.append((name, text, note))
         return rows
+
+    def claim_when(self, name: str) -> str | None:
+        """A time claim's value as ISO 8601 in UTC (for the page's <time>), else None."""
+        value = self.claims.get(name)
+        if name not in TIME_CLAIMS or not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        return iso_time(float(value)) if 0 <= value < 253402300800 else None
 
     def header_text(self) -> str:
         return json.dumps(dict(self.header), ensure_ascii=False, sort_keys=True)
@@ -149,6 +183,53 @@ def qsh_check(delivery: Delivery) -> QshCheck | None:
         canonical_request=delivery.canonical_request,
         computed_qsh=_sha256(delivery.canonical_request),
         token_qsh=qsh if isinstance(qsh, str) else None,
+    )
+
+
+CHECK_SCHEMES = {
+    "cloud-signature": "Jira's signature of the body ({algorithm} with the source's secret, "
+    "compared with the {header} header)",
+    "header-token": "the {header} header against the source's secret (kept as a SHA-256 digest)",
+    "bearer": "the {header} header (Bearer) against the source's secret (kept as a SHA-256 digest)",
+}
+SECRET_USED = {
+    "current": "the current one",
+    "previous": "the previous one, still accepted after a rotation: give Jira the new secret",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckView:
+    """What a door verified of a request (a source's signature or token), as far as it may be
+    shown: the scheme and the header read, never a secret or the credential that came."""
+
+    scheme: str
+    header: str | None
+    matched: bool | None
+    rows: list[tuple[str, str]]
+
+
+def check_view(delivery: Delivery) -> CheckView | None:
+    record = delivery.verification
+    if not record:
+        return None
+    scheme = str(record.get("scheme") or "unknown")
+    header = record.get("header")
+    header = header if isinstance(header, str) else None
+    algorithm = str(record.get("algorithm") or "HMAC-SHA256")
+    matched = record.get("matched")
+    described = CHECK_SCHEMES.get(scheme, "")
+    rows = [
+        ("Scheme", scheme),
+        ("Checked", described.format(algorithm=algorithm, header=header or "?")),
+        ("Header", header or ""),
+        ("Secret", SECRET_USED.get(str(record.get("secret")), "")),
+    ]
+    return CheckView(
+        scheme=scheme,
+        header=header,
+        matched=matched if isinstance(matched, bool) else None,
+        rows=[(name, value) for name, value in rows if value],
     )
 
 

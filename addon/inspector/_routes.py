@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -11,6 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route, request_response
 
 from addon.errors import BadRequest, NotFound
+from addon.inspector._csrf import FIELD, REFERRER_POLICY, CsrfGuard, CsrfRefused
 from addon.inspector._json import delivery_detail_json, delivery_json, tenant_json
 from addon.inspector._live import event_stream, new_event_json
 from addon.inspector._queries import (
@@ -24,9 +26,15 @@ from addon.inspector._queries import (
 from addon.inspector._reads import load_detail, load_page, load_tenants, tenants_of
 from addon.inspector._views import UrlFor, detail_view, row_view, tenant_view
 from addon.services import Services
-from addon.store import Delivery
+from addon.store import Delivery, NotReplayable
 
-__all__ = ["index_redirect_app", "routes"]
+__all__ = ["index_redirect_app", "routes", "state_changing"]
+
+logger = logging.getLogger("addon.inspector")
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+ERROR_TITLES = {400: "Bad request", 403: "Refused", 404: "Not found", 409: "Cannot do that now"}
 
 
 def _services(request: Request) -> Services:
@@ -63,18 +71,42 @@ def _chrome(request: Request, title: str, current: str) -> dict[str, Any]:
     }
 
 
+def _guard(request: Request) -> CsrfGuard:
+    return CsrfGuard.for_base_url(_services(request).settings.base_url)
+
+
 def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
-    return _services(request).templates.TemplateResponse(
-        request, f"inspector/{template}", context, status_code=status
+    """An inspector page, with this browser session's token for any form it holds."""
+    guard = _guard(request)
+    token = guard.session_token(request)
+    response = _services(request).templates.TemplateResponse(
+        request,
+        f"inspector/{template}",
+        {**context, "csrf": {"field": FIELD, "token": token}},
+        status_code=status,
+        headers={"Referrer-Policy": REFERRER_POLICY},
     )
+    guard.remember(request, response, token)
+    return response
 
 
 def _page_error(request: Request, status: int, reason: str) -> Response:
-    context = {
-        **_chrome(request, "Not found" if status == 404 else "Bad request", ""),
-        "reason": reason,
-    }
+    context = {**_chrome(request, ERROR_TITLES.get(status, "Error"), ""), "reason": reason}
     return _page(request, "error.html", context, status)
+
+
+def state_changing(endpoint: Endpoint) -> Endpoint:
+    """The way in to every page that changes state: only a same-origin POST of the inspector's
+    own form, with this session's token, reaches `endpoint`; anything else is refused (403)."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            await _guard(request).check(request)
+        except CsrfRefused as refusal:
+            return _page_error(request, refusal.status, refusal.reason)
+        return await endpoint(request)
+
+    return guarded
 
 
 async def index_redirect(request: Request) -> Response:
@@ -109,6 +141,7 @@ async def deliveries_page(request: Request) -> Response:
         "events": events,
         "statuses": STATUSES,
         "tenants": [(t.client_key, t.base_url) for t in await store.tenants.all()],
+        "sources": [source.name for source in await services.sources.sources.list()],
         "older_url": _with_query(here, {**query.filters, **limit, "cursor": page.next_cursor})
         if page.next_cursor
         else None,
@@ -139,8 +172,29 @@ async def delivery_page(request: Request) -> Response:
         **_chrome(request, f"Delivery {wanted}", "deliveries"),
         "d": view,
         "json_url": _path(request, "inspector:api_delivery", delivery_id=str(wanted)),
+        "replay_url": _path(request, "inspector:replay", delivery_id=str(wanted)),
     }
     return _page(request, "delivery.html", context)
+
+
+@state_changing
+async def replay_page(request: Request) -> Response:
+    """Run a finished delivery's handlers again (409 with the reason if it cannot be)."""
+    services = _services(request)
+    try:
+        wanted = delivery_id(request.path_params["delivery_id"])
+    except BadRequest as problem:
+        return _page_error(request, 400, problem.reason)
+    try:
+        replayed = await services.store.queue.replay(wanted)
+    except NotReplayable as refusal:
+        return _page_error(request, 409, refusal.reason)
+    if replayed is None:
+        return _page_error(request, 404, f"there is no delivery {wanted}; it may have been pruned")
+    logger.info("delivery %s replayed from the inspector (replay %s)", wanted, replayed.replays)
+    if services.worker is not None:
+        services.worker.wake()
+    return RedirectResponse(_detail_url(request)(wanted), status_code=303)
 
 
 async def tenants_page(request: Request) -> Response:
@@ -215,6 +269,7 @@ async def api_stream(request: Request) -> Response:
 routes = [
     Route("/", deliveries_page, methods=["GET"], name="deliveries"),
     Route("/deliveries/{delivery_id}", delivery_page, methods=["GET"], name="delivery"),
+    Route("/deliveries/{delivery_id}/replay", replay_page, methods=ANY_METHOD, name="replay"),
     Route("/tenants", tenants_page, methods=["GET"], name="tenants"),
     Route("/api/deliveries", api_deliveries, methods=["GET"], name="api_deliveries"),
     Route("/api/deliveries/{delivery_id}", api_delivery, methods=["GET"], name="api_delivery"),

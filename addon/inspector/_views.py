@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from addon.inspector._present import (
+    CheckView,
     PayloadText,
     QshCheck,
     TokenView,
+    check_view,
+    event_name,
     iso_time,
     main_key,
     payload_text,
@@ -17,7 +20,7 @@ from addon.inspector._present import (
     time_text,
     token_view,
 )
-from addon.store import Delivery, HandlerState, Tenant
+from addon.store import Delivery, HandlerState, Tenant, replay_refusal
 
 __all__ = [
     "DetailView",
@@ -52,6 +55,7 @@ class RowView:
     origin: str | None
     site_url: str | None
     event: str | None
+    event_verified: bool
     main_key: str | None
     status: str
     reason: str | None
@@ -63,6 +67,7 @@ class RowView:
 
 
 def row_view(delivery: Delivery, tenant: Tenant | None, detail_url: UrlFor) -> RowView:
+    event = event_name(delivery)
     return RowView(
         id=delivery.id,
         received_at=iso_time(delivery.received_at) or "",
@@ -70,7 +75,8 @@ def row_view(delivery: Delivery, tenant: Tenant | None, detail_url: UrlFor) -> R
         origin_kind=delivery.origin_kind,
         origin=delivery.origin,
         site_url=tenant.base_url if tenant is not None else None,
-        event=delivery.event,
+        event=event.name,
+        event_verified=event.verified,
         main_key=main_key(delivery),
         status=delivery.status.value,
         reason=delivery.reason,
@@ -84,25 +90,32 @@ def row_view(delivery: Delivery, tenant: Tenant | None, detail_url: UrlFor) -> R
 
 @dataclass(frozen=True, slots=True)
 class DetailView:
-    """The delivery detail page."""
+    """The delivery detail page; the sections of the door that brought it, and no other."""
 
     row: RowView
     facts: list[tuple[str, str]]
     token: TokenView | None
     qsh: QshCheck | None
+    check: CheckView | None
+    show_connect: bool
+    show_check: bool
     headers: list[tuple[str, str]]
     context: list[tuple[str, str]]
     payload: PayloadText | None
     handler: list[tuple[str, str]]
+    times: dict[str, str]
     last_error: str | None
+    replay_refusal: str | None
     duplicates: list[RowView]
     original_url: str | None
 
 
 def _facts(delivery: Delivery) -> list[tuple[str, str]]:
+    event = event_name(delivery)
     pairs: list[tuple[str, Any]] = [
         ("Received", time_text(delivery.received_at)),
-        ("Event", delivery.event),
+        ("Event", event.name if event.verified else None),
+        ("Event (unverified)", None if event.verified else event.name),
         ("Resource", delivery.resource),
         ("Action", delivery.action),
         ("Issue", delivery.issue_key),
@@ -119,33 +132,49 @@ def _facts(delivery: Delivery) -> list[tuple[str, str]]:
     return [(name, str(value)) for name, value in pairs if value]
 
 
+def _times(delivery: Delivery) -> dict[str, str]:
+    """The facts of the detail page that are times, by name, in ISO 8601 (UTC) for <time>."""
+    times = {
+        "Received": delivery.received_at,
+        "Next attempt": delivery.next_attempt_at,
+        "Completed": delivery.completed_at,
+        "Last replayed": delivery.replayed_at,
+    }
+    return {name: iso for name, when in times.items() if (iso := iso_time(when)) is not None}
+
+
 def detail_view(
     delivery: Delivery,
     tenant: Tenant | None,
     duplicates: Sequence[Delivery],
     detail_url: UrlFor,
 ) -> DetailView:
+    pending = delivery.handler_state is HandlerState.PENDING
     handler = [
         ("State", HANDLER_LABELS[delivery.handler_state]),
         ("Attempts", str(delivery.attempts)),
-        (
-            "Next attempt",
-            time_text(delivery.next_attempt_at)
-            if delivery.handler_state is HandlerState.PENDING
-            else "",
-        ),
+        ("Next attempt", time_text(delivery.next_attempt_at) if pending else ""),
         ("Completed", time_text(delivery.completed_at)),
+        ("Replays", f"{delivery.replays:,}" if delivery.replays else ""),
+        ("Last replayed", time_text(delivery.replayed_at)),
     ]
+    connect = delivery.origin_kind == "connect"
+    token, qsh, check = token_view(delivery.token), qsh_check(delivery), check_view(delivery)
     return DetailView(
         row=row_view(delivery, tenant, detail_url),
         facts=_facts(delivery),
-        token=token_view(delivery.token),
-        qsh=qsh_check(delivery),
+        token=token,
+        qsh=qsh,
+        check=check,
+        show_connect=connect or token is not None or qsh is not None,
+        show_check=not connect or check is not None,
         headers=sorted(delivery.headers.items()),
         context=sorted(delivery.context.items()),
         payload=payload_text(delivery),
         handler=[(name, value) for name, value in handler if value],
+        times=_times(delivery),
         last_error=delivery.last_error,
+        replay_refusal=replay_refusal(delivery),
         duplicates=[row_view(dup, tenant, detail_url) for dup in duplicates],
         original_url=detail_url(delivery.duplicate_of) if delivery.duplicate_of else None,
     )

@@ -26,7 +26,7 @@ from addon.sources._verify import (
 )
 from addon.store import DeliveryStatus, DeliveryWriter, Recorded
 
-__all__ = ["ORIGIN_KIND", "SourceIngest", "event_name", "masked_key_path"]
+__all__ = ["ORIGIN_KIND", "SourceIngest", "check_record", "event_name", "masked_key_path"]
 
 logger = logging.getLogger("addon.sources")
 
@@ -60,6 +60,22 @@ def event_name(payload: dict[str, Any]) -> str:
     if len(value) > MAX_EVENT_LENGTH:
         raise MissingEvent(f"webhookEvent is longer than {MAX_EVENT_LENGTH} characters")
     return value.strip()
+
+
+def check_record(source: Source, *, matched: bool, previous: bool = False) -> dict[str, Any]:
+    """What was checked of a delivery to `source`, as stored for the inspector: the mode, the
+    header read and the outcome (and, when it matched, whether by the previous secret during a
+    rotation's grace period). Never a secret, nor the credential that came."""
+    record: dict[str, Any] = {
+        "scheme": source.mode.value,
+        "header": source.credential_header,
+        "matched": matched,
+    }
+    if source.mode is SourceMode.CLOUD_SIGNATURE:
+        record["algorithm"] = "HMAC-SHA256"
+    if matched:
+        record["secret"] = "previous" if previous else "current"
+    return record
 
 
 def _unlisted_headers(request: Incoming) -> list[str]:
@@ -99,13 +115,16 @@ class SourceIngest:
             raise unknown
         drop = (source.credential_header,)
         event: str | None = None
+        checked = check_record(source, matched=False)
         try:
-            self._verify(source, request)
+            checked = self._verify(source, request)
             payload = parse_json_object(request.body, what="webhook body")
             event = event_name(payload)
         except Refusal as refusal:
             if refusal.status < 500:
-                self._reject(shown, refusal, origin=source.name, also_drop=drop)
+                self._reject(
+                    shown, refusal, origin=source.name, also_drop=drop, verification=checked
+                )
             raise
         status, reason = DeliveryStatus.ACCEPTED, None
         if not source.allows(event):
@@ -120,20 +139,25 @@ class SourceIngest:
             payload=payload,
             status=status,
             reason=reason,
+            verification=checked,
             also_drop=drop,
         )
         return await self.writer.record(record)
 
-    def _verify(self, source: Source, request: Incoming) -> None:
-        """Check the credential on the raw request, before the body is parsed."""
+    def _verify(self, source: Source, request: Incoming) -> dict[str, Any]:
+        """Check the credential on the raw request, before the body is parsed; returns the check
+        as the inspector shows it."""
         accepted = self.sources.accepted_secrets(source, self.clock())
         if source.mode is SourceMode.CLOUD_SIGNATURE:
-            verify_signature(request.body, request.header(SIGNATURE_HEADER), accepted)
+            position = verify_signature(request.body, request.header(SIGNATURE_HEADER), accepted)
         elif source.mode is SourceMode.BEARER:
-            verify_token(parse_bearer(request.authorization), accepted, where="Authorization")
+            position = verify_token(
+                parse_bearer(request.authorization), accepted, where="Authorization"
+            )
         else:
             header = source.credential_header
-            verify_token(request.header(header), accepted, where=f"the {header} header")
+            position = verify_token(request.header(header), accepted, where=f"the {header} header")
+        return check_record(source, matched=True, previous=position > 0)
 
     def _decoy(self, request: Incoming) -> None:
         """The same work a known source costs, so that timing does not tell whether a key exists."""
@@ -147,11 +171,22 @@ class SourceIngest:
             verify_token(request.authorization or "-", hash_token(self.decoy_secret))
 
     def _reject(
-        self, shown: Incoming, refusal: Refusal, *, origin: str | None, also_drop: Iterable[str]
+        self,
+        shown: Incoming,
+        refusal: Refusal,
+        *,
+        origin: str | None,
+        also_drop: Iterable[str],
+        verification: dict[str, Any] | None = None,
     ) -> None:
         self.writer.record_rejection(
             rejection_record(
-                shown, refusal, origin_kind=ORIGIN_KIND, origin=origin, also_drop=also_drop
+                shown,
+                refusal,
+                origin_kind=ORIGIN_KIND,
+                origin=origin,
+                verification=verification,
+                also_drop=also_drop,
             )
         )
         logger.info(

@@ -77,21 +77,24 @@ def parse_signature(header_value: str | None) -> str:
     return digest.lower()
 
 
-def verify_signature(body: bytes, header_value: str | None, secret: str | Sequence[str]) -> None:
-    """Accept if `header_value` is the sha256 HMAC of the raw `body` with `secret` (or any of them).
+def verify_signature(body: bytes, header_value: str | None, secret: str | Sequence[str]) -> int:
+    """Accept if `header_value` is the sha256 HMAC of the raw `body` with `secret` (or any of them);
+    returns the position of the secret that matched (0: the first).
 
     Every candidate is compared, in constant time, whatever the outcome of the others.
     """
     given = parse_signature(header_value).encode()
-    matched = False
-    for candidate in _candidates(secret):
+    matched = -1
+    for position, candidate in enumerate(_candidates(secret)):
         expected = hmac.new(candidate.encode(), body, hashlib.sha256).hexdigest().encode()
-        matched |= hmac.compare_digest(expected, given)
-    if not matched:
+        if hmac.compare_digest(expected, given) and matched < 0:
+            matched = position
+    if matched < 0:
         raise SignatureMismatch(
             f"{SIGNATURE_HEADER} is not the HMAC-SHA256 of the body with this source's secret: "
             "the secret in Jira differs, or the body was changed on the way"
         )
+    return matched
 
 
 def hash_token(secret: str) -> str:
@@ -101,16 +104,19 @@ def hash_token(secret: str) -> str:
 
 def verify_token(
     presented: str | None, stored_hash: str | Sequence[str], *, where: str = "the token header"
-) -> None:
-    """Accept if `presented` hashes to `stored_hash` (or any of them); constant-time comparison."""
+) -> int:
+    """Accept if `presented` hashes to `stored_hash` (or any of them), compared in constant time;
+    returns the position of the digest that matched (0: the first)."""
     if presented is None or not presented.strip():
         raise MissingToken(f"no token in {where}; this source expects its secret there")
     given = hash_token(presented.strip()).encode()
-    matched = False
-    for candidate in _candidates(stored_hash):
-        matched |= hmac.compare_digest(candidate.encode(), given)
-    if not matched:
+    matched = -1
+    for position, candidate in enumerate(_candidates(stored_hash)):
+        if hmac.compare_digest(candidate.encode(), given) and matched < 0:
+            matched = position
+    if matched < 0:
         raise TokenMismatch(f"the token in {where} is not this source's secret")
+    return matched
 
 
 def parse_bearer(authorization: str | None) -> str:

@@ -4,7 +4,7 @@ from addon.store._crypto import DecryptionError, SecretBox, generate_key
 from addon.store._db import Db, StoreUnavailable, connect_database
 from addon.store._deliveries import DeliveryFilter, DeliveryReads
 from addon.store._migrations import MIGRATIONS, migrate
-from addon.store._queue import WorkQueue
+from addon.store._queue import NotReplayable, WorkQueue, replay_refusal
 from addon.store._records import Delivery, DeliveryStatus, HandlerState, NewDelivery, Recorded
 from addon.store._store import Store, open_store
 from addon.store._tenants import Tenant, Tenants, TenantState
@@ -21,6 +21,7 @@ __all__ = [
     "DeliveryWriter",
     "HandlerState",
     "NewDelivery",
+    "NotReplayable",
     "Recorded",
     "SecretBox",
     "Store",
@@ -33,4 +34,5 @@ __all__ = [
     "generate_key",
     "migrate",
     "open_store",
+    "replay_refusal",
 ]

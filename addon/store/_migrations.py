@@ -143,6 +143,14 @@ _V4 = _both(
     "DROP INDEX delivery_keys_by_delivery",
 )
 
+# A delivery keeps what its door verified (the inspector shows it; never a secret), and how often
+# and when its handlers were run again on request.
+_V7 = _both(
+    "ALTER TABLE deliveries ADD COLUMN verification TEXT",
+    "ALTER TABLE deliveries ADD COLUMN replays INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE deliveries ADD COLUMN replayed_at {real}",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
@@ -150,6 +158,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         4, "search by webhook identifier through the duplicate guard; covering key index", *_V4
     ),
+    Migration(7, "what a delivery's door verified; how often and when it was replayed", *_V7),
 )
 
 
@@ -194,7 +203,9 @@ async def _apply(conn: Connection, db: Db) -> list[int]:
         )
     rows = await conn.fetch_all("SELECT version FROM schema_migrations")
     done = {int(row["version"]) for row in rows}
-    for migration in MIGRATIONS:
+    # By version, each on its own: a migration numbered below one already applied (branches that
+    # were merged later) is applied all the same.
+    for migration in sorted(MIGRATIONS, key=lambda m: m.version):
         if migration.version in done:
             continue
         async with conn.transaction():

@@ -6,9 +6,46 @@ import time
 from collections.abc import Sequence
 
 from addon.store._db import Db
-from addon.store._records import Delivery, HandlerState
+from addon.store._records import Delivery, DeliveryStatus, HandlerState
 
-__all__ = ["WorkQueue"]
+__all__ = ["NotReplayable", "WorkQueue", "replay_refusal"]
+
+FINISHED = (HandlerState.DONE, HandlerState.FAILED)
+
+_REPLAY = """UPDATE deliveries SET handler_state = 'pending', attempts = 0, next_attempt_at = ?,
+        last_error = NULL, completed_at = NULL, lease_owner = NULL, lease_until = NULL,
+        replays = replays + 1, replayed_at = ?
+    WHERE id = ? AND status = ? AND handler_state IN (?, ?)
+    RETURNING *"""
+
+
+class NotReplayable(Exception):
+    """A delivery whose handlers cannot be run again (now); the message says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def replay_refusal(delivery: Delivery) -> str | None:
+    """Why `delivery`'s handlers cannot be run again, or None: only an accepted delivery's
+    finished (done or failed) handler work is repeated."""
+    name = f"delivery {delivery.id}"
+    if delivery.status is DeliveryStatus.DUPLICATE:
+        original = delivery.duplicate_of
+        return f"{name} is a copy of delivery {original}, whose handlers ran: replay {original}"
+    if delivery.status is DeliveryStatus.REJECTED:
+        return f"{name} was rejected: a refused request never reaches the handlers"
+    if delivery.status is not DeliveryStatus.ACCEPTED:
+        return f"{name} was {delivery.status.value}, not accepted: its handlers never ran"
+    if delivery.handler_state is HandlerState.PENDING:
+        return (
+            f"{name}'s handlers have not finished (attempt {delivery.attempts}); "
+            "replay it once they are done or failed"
+        )
+    if delivery.handler_state not in FINISHED:
+        return f"{name} has no handler run to repeat: no handlers were set when it arrived"
+    return None
 
 
 class WorkQueue:
@@ -63,6 +100,27 @@ class WorkQueue:
             (state.value, retry_at, error[:4000], state.value, time.time(), delivery_id, owner),
         )
         return count > 0
+
+    async def replay(self, delivery_id: int) -> Delivery | None:
+        """Queue a finished delivery's handlers to run again, from attempt 1, through the same
+        leases as any handler work; None if there is no such delivery, `NotReplayable` if its
+        handlers cannot run again. The check and the change are one statement, so two replays at
+        the same moment queue one run."""
+        now = time.time()
+        finished = tuple(state.value for state in FINISHED)
+        async with self._db.connection() as conn, conn.transaction():
+            rows = await conn.fetch_all(
+                _REPLAY, (now, now, delivery_id, DeliveryStatus.ACCEPTED.value, *finished)
+            )
+        if rows:
+            return Delivery.from_row(rows[0])
+        row = await self._db.fetch_one("SELECT * FROM deliveries WHERE id = ?", (delivery_id,))
+        if row is None:
+            return None
+        delivery = Delivery.from_row(row)
+        raise NotReplayable(
+            replay_refusal(delivery) or f"delivery {delivery_id} changed meanwhile; try again"
+        )
 
     async def release(self, owner: str) -> None:
         """Give back every lease `owner` holds (a clean shutdown), so another can run them now."""

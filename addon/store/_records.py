@@ -57,6 +57,7 @@ class NewDelivery:
     sprint_id: str | None = None
     actor: str | None = None
     search_keys: tuple[str, ...] = ()
+    verification: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,9 @@ class Delivery:
     last_error: str | None
     completed_at: float | None
     duplicate_of: int | None
+    verification: Mapping[str, Any] | None = None
+    replays: int = 0
+    replayed_at: float | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> Delivery:
@@ -140,6 +144,9 @@ class Delivery:
             last_error=row["last_error"],
             completed_at=row["completed_at"],
             duplicate_of=row["duplicate_of"],
+            verification=json.loads(row["verification"]) if row["verification"] else None,
+            replays=int(row["replays"]),
+            replayed_at=row["replayed_at"],
         )
 
     def payload(self) -> Any:

@@ -26,6 +26,7 @@ _COLUMNS = (
     "reason", "error_code", "method", "path", "context", "token", "canonical_request",
     "qsh_expected", "headers", "body", "body_size", "resource", "action", "issue_key",
     "project_key", "sprint_id", "actor", "handler_state", "next_attempt_at", "duplicate_of",
+    "verification",
 )  # fmt: skip
 _INSERT = (
     f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
@@ -270,6 +271,7 @@ class DeliveryWriter:
             (HandlerState.PENDING if pending else HandlerState.NONE).value,
             delivery.received_at if pending else None,
             duplicate_of,
+            _to_json(dict(delivery.verification)) if delivery.verification is not None else None,
         ))  # fmt: skip
 
     async def _allocate_ids(self, conn: Connection, count: int) -> list[int]:

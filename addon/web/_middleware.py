@@ -74,7 +74,7 @@ class SecurityHeadersMiddleware:
     lane, the base-path 404, static files, the server-error 500.
 
     A header the answer already has is left as it is: an answer that needs another value sets it
-    itself, and says why. None does today.
+    itself, and says why (the inspector's pages: `Referrer-Policy: same-origin`, see its CSRF rule).
     """
 
     def __init__(self, app: ASGIApp, *, https: bool) -> None:

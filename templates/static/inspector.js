@@ -1,13 +1,27 @@
 // The event inspector's only script (plain ES2020): live rows over Server-Sent Events (in id
-// order: a late commit lands in its place), UTC times with local tooltips, clickable rows and
-// filters that apply on change. No inline code anywhere: the Content-Security-Policy forbids it.
+// order: a late commit lands in its place), times in the browser's local time with UTC on hover,
+// clickable rows and filters that apply on change. No inline code anywhere: the
+// Content-Security-Policy forbids it. Without this script, times stay in UTC.
 "use strict";
 
 (() => {
-  const localTitles = (root) => {
+  const pad = (number) => String(number).padStart(2, "0");
+
+  const utcOffset = (when) => {
+    const minutes = -when.getTimezoneOffset();
+    const size = Math.abs(minutes);
+    return `UTC${minutes < 0 ? "-" : "+"}${pad(Math.floor(size / 60))}:${pad(size % 60)}`;
+  };
+
+  const localTimes = (root) => {
     for (const element of root.querySelectorAll("time[datetime]")) {
       const when = new Date(element.dateTime);
-      if (!Number.isNaN(when.getTime())) element.title = `${when.toLocaleString()} (local time)`;
+      if (Number.isNaN(when.getTime()) || element.dataset.utc) continue;
+      element.dataset.utc = element.textContent.trim();
+      element.textContent =
+        `${when.getFullYear()}-${pad(when.getMonth() + 1)}-${pad(when.getDate())} ` +
+        `${pad(when.getHours())}:${pad(when.getMinutes())}:${pad(when.getSeconds())}`;
+      element.title = `${element.dataset.utc} (shown in local time, ${utcOffset(when)})`;
     }
   };
 
@@ -23,6 +37,12 @@
   const filtersApplyOnChange = () => {
     const form = document.querySelector("form.filters");
     if (!form) return;
+    for (const select of form.querySelectorAll("select[data-excludes]")) {
+      select.addEventListener("change", () => {
+        const other = form.elements.namedItem(select.dataset.excludes);
+        if (select.value && other) other.value = "";
+      });
+    }
     for (const select of form.querySelectorAll("select")) {
       select.addEventListener("change", () => form.requestSubmit());
     }
@@ -71,13 +91,13 @@
       );
       if (!older && body.rows.length && document.querySelector(".pager a[rel='next']")) return;
       row.classList.add("fresh");
-      localTitles(row);
+      localTimes(row);
       body.insertBefore(row, older || null);
       if (empty) empty.hidden = true;
     });
   };
 
-  localTitles(document);
+  localTimes(document);
   clickableRows();
   filtersApplyOnChange();
   live();

@@ -8,7 +8,15 @@ from typing import Any
 
 from addon.auth import canonical_request, query_string_hash
 from addon.inspector._json import delivery_detail_json, delivery_json, tenant_json
-from addon.inspector._present import iso_time, main_key, payload_text, qsh_check, token_view
+from addon.inspector._present import (
+    check_view,
+    event_name,
+    iso_time,
+    main_key,
+    payload_text,
+    qsh_check,
+    token_view,
+)
 from addon.inspector._views import detail_view, row_view, tenant_view
 from addon.store import Delivery, DeliveryStatus, HandlerState, Tenant, TenantState
 
@@ -234,3 +242,89 @@ def test_tenants_never_show_the_secret() -> None:
     assert view.state == "enabled"
     assert view.last_delivery is not None and view.last_delivery.id == 7
     assert tenant_json(tenant(state=TenantState.UNINSTALLED), None)["last_delivery"] is None
+
+
+def refused_source(**changes: Any) -> Delivery:
+    """An admin webhook refused before its body was read: no event, no normalised keys."""
+    body = json.dumps({"webhookEvent": "jira:issue_updated", "issue": {"key": "DC-9"}}).encode()
+    fields: dict[str, Any] = dict(
+        origin_kind="source",
+        origin="jira-dc",
+        status=DeliveryStatus.REJECTED,
+        reason="the token in the X-Webhook-Token header is not this source's secret",
+        event=None,
+        token=None,
+        canonical_request=None,
+        qsh_expected=None,
+        issue_key=None,
+        project_key=None,
+        actor=None,
+        handler_state=HandlerState.NONE,
+        body=body,
+        body_size=len(body),
+        verification={"scheme": "header-token", "header": "X-Webhook-Token", "matched": False},
+    )
+    return delivery(**{**fields, **changes})
+
+
+def test_a_refused_delivery_names_the_event_of_its_body_as_unverified() -> None:
+    refused = refused_source()
+    assert event_name(refused).name == "jira:issue_updated"
+    assert event_name(refused).verified is False
+    assert main_key(refused) == "DC-9"
+    shown = delivery_json(refused)
+    assert (shown["event"], shown["event_verified"]) == ("jira:issue_updated", False)
+    row = row_view(refused, None, url)
+    assert (row.event, row.event_verified) == ("jira:issue_updated", False)
+    assert ("Event (unverified)", "jira:issue_updated") in detail_view(refused, None, [], url).facts
+    accepted = delivery_json(delivery())
+    assert (accepted["event"], accepted["event_verified"]) == ("jira:issue_created", True)
+    for body in (b"not json", b'["jira:issue_updated"]', b'{"webhookEvent": 7}', b""):
+        unnamed = event_name(refused_source(body=body, body_size=len(body)))
+        assert (unnamed.name, unnamed.verified) == (None, False)
+    long_name = json.dumps({"webhookEvent": "x" * 201}).encode()
+    assert event_name(refused_source(body=long_name, body_size=len(long_name))).name is None
+
+
+def test_a_source_delivery_shows_its_check_and_no_connect_sections() -> None:
+    checked = {
+        "scheme": "cloud-signature",
+        "header": "X-Hub-Signature",
+        "algorithm": "HMAC-SHA256",
+        "matched": True,
+        "secret": "previous",
+    }
+    accepted = refused_source(status=DeliveryStatus.ACCEPTED, reason=None, verification=checked)
+    view = detail_view(accepted, None, [], url)
+    assert view.check is not None and view.check.matched is True
+    rows = dict(view.check.rows)
+    assert rows["Scheme"] == "cloud-signature" and rows["Header"] == "X-Hub-Signature"
+    assert "HMAC-SHA256" in rows["Checked"] and "previous" in rows["Secret"]
+    assert (view.show_check, view.show_connect) == (True, False)
+    assert delivery_detail_json(accepted, None, [])["verification"] == checked
+    failed = check_view(refused_source())
+    assert failed is not None and failed.matched is False and "Secret" not in dict(failed.rows)
+    unknown_url = detail_view(refused_source(origin=None, verification=None), None, [], url)
+    assert unknown_url.check is None and (unknown_url.show_check, unknown_url.show_connect) == (
+        True,
+        False,
+    )
+    connect = detail_view(delivery(), tenant(), [], url)
+    assert (connect.show_check, connect.show_connect) == (False, True)
+    assert delivery_detail_json(delivery(), None, [])["verification"] is None
+
+
+def test_replays_are_shown_with_their_time() -> None:
+    replayed = delivery(
+        handler_state=HandlerState.DONE, replays=2, replayed_at=1_770_000_100.0, last_error=None
+    )
+    view = detail_view(replayed, None, [], url)
+    assert ("Replays", "2") in view.handler
+    assert ("Last replayed", "2026-02-02 02:41:40 UTC") in view.handler
+    assert view.times["Last replayed"] == "2026-02-02T02:41:40.000Z"
+    assert view.replay_refusal is None
+    shown = delivery_detail_json(replayed, None, [])
+    assert (shown["replays"], shown["replayed_at"]) == (2, "2026-02-02T02:41:40.000Z")
+    assert shown["handler"]["replays"] == 2
+    pending = detail_view(delivery(handler_state=HandlerState.PENDING), None, [], url)
+    assert pending.replay_refusal is not None and "not finished" in pending.replay_refusal

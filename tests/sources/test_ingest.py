@@ -372,3 +372,64 @@ def test_undecryptable_secret_is_503_and_not_recorded(sqlite_url: str) -> None:
         assert await rig.rows(DeliveryStatus.REJECTED, 0) == []
 
     run(sqlite_url, scenario)
+
+
+@pytest.mark.parametrize(
+    ("mode", "header", "extra"),
+    [
+        (SourceMode.CLOUD_SIGNATURE, "X-Hub-Signature", {"algorithm": "HMAC-SHA256"}),
+        (SourceMode.HEADER_TOKEN, "X-Webhook-Token", {}),
+        (SourceMode.BEARER, "Authorization", {}),
+    ],
+)
+def test_each_delivery_keeps_what_was_checked_never_the_secret(
+    database_url: str, mode: SourceMode, header: str, extra: dict[str, str]
+) -> None:
+    async def scenario(rig: Rig) -> None:
+        source = await rig.add("jira", mode, TOKEN)
+        good = await rig.ingest.receive(
+            request(source.key, DC_BODY, _credentials(mode, DC_BODY, TOKEN)), source.key
+        )
+        await rig.sources.rotate("jira", NEW, grace=600, now=rig.clock.now)
+        by_old = await rig.ingest.receive(
+            request(source.key, DC_BODY, _credentials(mode, DC_BODY, TOKEN)), source.key
+        )
+        wrong = _credentials(mode, DC_BODY, "not-the-secret-0123456789")
+        await refused(rig, request(source.key, DC_BODY, wrong), source.key, 401, mode_code(mode))
+        junk = b"{not json"
+        await refused(
+            rig,
+            request(source.key, junk, _credentials(mode, junk, NEW)),
+            source.key,
+            400,
+            "invalid_json",
+        )
+        checked = {"scheme": mode.value, "header": header, **extra}
+        accepted = [await rig.store.deliveries.get(r.id) for r in (good, by_old)]
+        assert [d.verification if d else None for d in accepted] == [
+            {**checked, "matched": True, "secret": "current"},
+            {**checked, "matched": True, "secret": "previous"},
+        ]
+        mismatched, unparsable = await rig.rows(DeliveryStatus.REJECTED, 2)
+        assert mismatched.verification == {**checked, "matched": False}
+        assert unparsable.verification == {**checked, "matched": True, "secret": "current"}
+        for row in (*accepted, mismatched, unparsable):
+            assert row is not None
+            stored = json.dumps(row.verification)
+            assert TOKEN not in stored and NEW not in stored and "not-the-secret" not in stored
+
+    run(database_url, scenario)
+
+
+def mode_code(mode: SourceMode) -> str:
+    return "signature_mismatch" if mode is SourceMode.CLOUD_SIGNATURE else "token_mismatch"
+
+
+def test_a_request_to_an_unknown_source_has_nothing_checked(sqlite_url: str) -> None:
+    async def scenario(rig: Rig) -> None:
+        unknown = "NoSuchKey0123456789abcdefghijklm"
+        await refused(rig, request(unknown, DC_BODY), unknown, 404, "unknown_source")
+        (row,) = await rig.rows(DeliveryStatus.REJECTED, 1)
+        assert row.verification is None
+
+    run(sqlite_url, scenario)

@@ -174,3 +174,11 @@ def test_bearer_parsing() -> None:
         assert TOKEN[:8] not in caught.value.reason
     with pytest.raises(MalformedAuthorization, match="'JWT'"):
         parse_bearer(f"JWT {TOKEN}")
+
+
+def test_the_secret_that_matched_is_named_by_its_position() -> None:
+    old = "the-previous-secret-0123456789"
+    assert verify_signature(ATLASSIAN_BODY, ATLASSIAN_SIGNATURE, [ATLASSIAN_SECRET, old]) == 0
+    assert verify_signature(ATLASSIAN_BODY, ATLASSIAN_SIGNATURE, [old, ATLASSIAN_SECRET]) == 1
+    assert verify_token(TOKEN, [hash_token(TOKEN), hash_token(old)]) == 0
+    assert verify_token(TOKEN, [hash_token(old), hash_token(TOKEN)]) == 1

@@ -55,11 +55,15 @@ def test_concurrent_startups_migrate_exactly_once(database_url: str) -> None:
 def test_a_log_written_before_version_4_is_still_searched_and_deduplicated(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Version 4 rebuilds the duplicate guard with the identifier first, over existing rows."""
+    """Version 4 rebuilds the duplicate guard with the identifier first, over existing rows.
+
+    The later versions are applied first, as the writer needs their columns (and a database that
+    missed one version, as after a merge, is brought up to date all the same)."""
     import addon.store._migrations as migrations
 
     async def scenario() -> None:
-        monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:3])
+        before_4 = tuple(m for m in MIGRATIONS if m.version != 4)
+        monkeypatch.setattr(migrations, "MIGRATIONS", before_4)
         store = await open_store(database_url)
         await store.start()
         old = await store.writer.record(delivery("w-1"))
@@ -78,6 +82,30 @@ def test_a_log_written_before_version_4_is_still_searched_and_deduplicated(
             assert [d.id for d in found][-1] == old.id
         finally:
             await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_version_numbered_below_the_newest_applied_is_still_applied(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Branches merged in another order leave gaps: a database that has every version but 2
+    (as if 2 had been merged last) takes 2 at the next start."""
+    import addon.store._migrations as migrations
+
+    without_2 = tuple(m for m in MIGRATIONS if m.version != 2)
+
+    async def scenario() -> None:
+        db = await connect_database(database_url)
+        try:
+            monkeypatch.setattr(migrations, "MIGRATIONS", without_2)
+            assert await migrate(db) == [m.version for m in without_2]
+            monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+            assert await migrate(db) == [2]
+            assert await migrate(db) == []
+            assert await db.fetch_all("SELECT url_template FROM sources") == []
+        finally:
+            await db.disconnect()
 
     asyncio.run(scenario())
 
