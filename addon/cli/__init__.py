@@ -1,4 +1,4 @@
-"""The `addon` command: serve, descriptor, worker, keys, tenants, simulate, sources."""
+"""The `addon` command: serve, descriptor, worker, keys, tenants, forge, simulate, sources."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from addon.cli import _admin, _server
+from addon.cli import _admin, _forge, _server
 from addon.cli._common import CliError
 
 __all__ = ["main"]
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _server.register(commands)
     _admin.register(commands)
+    _forge.register(commands)
     for name in ("addon.cli._simulate", "addon.cli._sources"):
         try:
             module = __import__(name, fromlist=["register"])
