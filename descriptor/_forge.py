@@ -200,7 +200,8 @@ def _event_problem(event: object) -> str | None:
             "use the Connect event name (e.g. jira:issue_updated)"
         )
     suggestions = closest(event)
-    hint = f"; did you mean {' or '.join(suggestions)}?" if suggestions else ""
+    names = ", ".join(suggestions[:-1]) + " or " + suggestions[-1] if suggestions[1:] else ""
+    hint = f"; did you mean {names or ''.join(suggestions)}?" if suggestions else ""
     return f"unknown Connect event {event!r}: Jira would never send it{hint}"
 
 
