@@ -19,9 +19,11 @@ from descriptor._errors import DescriptorError
 from descriptor._forge import (
     FORGE_RUNTIME,
     FORGE_SCOPES,
+    INSTALLATION_ARI_PREFIX,
     REMOTE_KEY,
     ManifestError,
     forge_app_id,
+    forge_installation_id,
     forge_manifest,
 )
 from descriptor._keys import main_keys
@@ -33,6 +35,7 @@ __all__ = [
     "DEFAULT_TEMPLATE_PATH",
     "FORGE_RUNTIME",
     "FORGE_SCOPES",
+    "INSTALLATION_ARI_PREFIX",
     "REMOTE_KEY",
     "CheckResult",
     "DescriptorError",
@@ -47,6 +50,7 @@ __all__ = [
     "expand",
     "expand_for_event",
     "forge_app_id",
+    "forge_installation_id",
     "forge_manifest",
     "lifecycle_paths",
     "lookup",

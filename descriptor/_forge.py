@@ -28,13 +28,16 @@ __all__ = [
     "APP_ARI_PREFIX",
     "FORGE_RUNTIME",
     "FORGE_SCOPES",
+    "INSTALLATION_ARI_PREFIX",
     "REMOTE_KEY",
     "ManifestError",
     "forge_app_id",
+    "forge_installation_id",
     "forge_manifest",
 ]
 
 APP_ARI_PREFIX = "ari:cloud:ecosystem::app/"
+INSTALLATION_ARI_PREFIX = "ari:cloud:ecosystem::installation/"
 REMOTE_KEY = "connect"
 """The key of the one remote: the Connect backend, at the descriptor's baseUrl."""
 FORGE_RUNTIME = "nodejs22.x"
@@ -74,18 +77,32 @@ def forge_app_id(value: str) -> str:
 
     Raises ValueError saying what the value should look like.
     """
+    return _ari(APP_ARI_PREFIX, value, "a Forge app id", "as `forge register` prints it")
+
+
+def forge_installation_id(value: str) -> str:
+    """A Forge installation's ARI, from the ARI (as in a Connect-on-Forge `installed` payload,
+    "Retrieving the Connect clientKey in Forge") or its bare UUID (as in Forge lifecycle events).
+
+    Raises ValueError saying what the value should look like.
+    """
+    return _ari(INSTALLATION_ARI_PREFIX, value, "a Forge installation id", "")
+
+
+def _ari(prefix: str, value: str, what: str, where: str) -> str:
     text = value.strip()
-    bare = text.removeprefix(APP_ARI_PREFIX)
+    bare = text.removeprefix(prefix)
     try:
         parsed = uuid.UUID(bare)
     except ValueError:
         parsed = None
     if parsed is None or str(parsed) != bare.lower():
+        shown = value if len(value) <= 100 else value[:100] + "..."
         raise ValueError(
-            f"{value!r} is not a Forge app id: expected {APP_ARI_PREFIX}<uuid> "
-            "or the bare <uuid>, as `forge register` prints it"
+            f"{shown!r} is not {what}: expected {prefix}<uuid> or the bare <uuid>"
+            + (f", {where}" if where else "")
         )
-    return APP_ARI_PREFIX + str(parsed)
+    return prefix + str(parsed)
 
 
 def forge_manifest(descriptor: Mapping[str, Any], *, app_id: str) -> dict[str, Any]:

@@ -143,6 +143,22 @@ _V4 = _both(
     "DROP INDEX delivery_keys_by_delivery",
 )
 
+# Every installation id a tenant has had (a Forge reinstall can bring a new one), so that a Forge
+# installation can be matched to its Connect tenant by any of them (ACE keeps the same mapping).
+_V8 = _both(
+    """CREATE TABLE tenant_installations (
+        installation_id TEXT NOT NULL,
+        client_key TEXT NOT NULL,
+        first_seen_at {real} NOT NULL,
+        last_seen_at {real} NOT NULL,
+        PRIMARY KEY (installation_id, client_key)
+    )""",
+    "CREATE INDEX tenant_installations_by_tenant ON tenant_installations (client_key)",
+    """INSERT INTO tenant_installations (installation_id, client_key, first_seen_at, last_seen_at)
+        SELECT installation_id, client_key, COALESCE(installed_at, updated_at), updated_at
+        FROM tenants WHERE installation_id IS NOT NULL""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
@@ -150,7 +166,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         4, "search by webhook identifier through the duplicate guard; covering key index", *_V4
     ),
+    Migration(8, "every installation id a tenant has had (Connect on Forge)", *_V8),
 )
+"""In ascending order of version; versions may skip numbers (each branch of work takes its own), and
+`migrate` applies every one not yet recorded, whatever was applied after it."""
 
 
 async def migrate(db: Db) -> list[int]:
