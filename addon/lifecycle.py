@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import descriptor
 from addon.auth import (
     InstallKeyFetcher,
     VerifiedToken,
@@ -70,12 +71,20 @@ class Lifecycle:
         """Create the tenant, or replace its secret: only with a token Atlassian signed (RS256)."""
         extract_token(request.authorization, request.query_jwt)
         payload = self._payload(request, INSTALL_REQUIRED)
+        if payload.get("installationId") is not None:
+            payload["installationId"] = _installation_id(payload["installationId"])
         verified = await self._verify_install(request, payload["clientKey"])
         tenant = await self.store.tenants.save_installation(
             payload, iat=int(verified.claims.get("iat", 0))
         )
         self.tenants.invalidate(tenant.client_key)
-        logger.info("installed: tenant %s (%s)", tenant.client_key, tenant.base_url)
+        logger.info(
+            "installed: tenant %s (%s) through %s%s",
+            tenant.client_key,
+            tenant.base_url,
+            tenant.installed_through,
+            f" {tenant.installation_id}" if tenant.installation_id else "",
+        )
 
     async def uninstalled(self, request: Incoming) -> None:
         """Mark the tenant uninstalled and erase its secret; idempotent."""
@@ -124,6 +133,17 @@ class Lifecycle:
         )
         self.tenants.invalidate(issuer)
         logger.info("%s: tenant %s%s", state.value, issuer, "" if changed else " (older; ignored)")
+
+
+def _installation_id(value: object) -> str:
+    """A Connect-on-Forge install's `installationId`, as its ARI; 400 if it is not one."""
+    try:
+        return descriptor.forge_installation_id(value if isinstance(value, str) else "")
+    except ValueError:
+        raise BadRequest(
+            f"installationId must be {descriptor.INSTALLATION_ARI_PREFIX}<uuid>",
+            code="invalid_payload",
+        ) from None
 
 
 def _claimed_client_key(body: bytes) -> str | None:

@@ -56,6 +56,7 @@ class Settings:
     handler_concurrency: int = 8
     sqlite_synchronous: str = "NORMAL"
     tenant_cache_seconds: float = 0.5
+    forge_app_id: str | None = None
 
     @property
     def base_path(self) -> str:
@@ -146,6 +147,7 @@ def load_settings(
         tenant_cache_seconds=read(
             "TENANT_CACHE_SECONDS", _bounded_float(0.0, 60.0), defaults.tenant_cache_seconds
         ),
+        forge_app_id=read("FORGE_APP_ID", descriptor.forge_app_id, None),
     )
     if bool(settings.inspector_username) != bool(settings.inspector_password):
         raise SettingsError("INSPECTOR_USERNAME and INSPECTOR_PASSWORD must be set together")

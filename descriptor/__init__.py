@@ -1,5 +1,6 @@
-"""The contract with Jira: the descriptor template and its checks, the webhook event catalogue, and
-the `${...}` URL templates Jira expands. Imports nothing from `addon`."""
+"""The contract with Jira: the descriptor template and its checks, the webhook event catalogue, the
+`${...}` URL templates Jira expands, and the Forge manifest that installs the app. Imports nothing
+from `addon`."""
 
 from __future__ import annotations
 
@@ -15,17 +16,33 @@ from descriptor._catalogue import (
 )
 from descriptor._check import CheckResult, check_descriptor
 from descriptor._errors import DescriptorError
+from descriptor._forge import (
+    FORGE_RUNTIME,
+    FORGE_SCOPES,
+    INSTALLATION_ARI_PREFIX,
+    REMOTE_KEY,
+    ManifestError,
+    forge_app_id,
+    forge_installation_id,
+    forge_manifest,
+)
 from descriptor._keys import main_keys
 from descriptor._names import NAMING_RULE, name_problem
 from descriptor._render import WebhookModule, lifecycle_paths, parse_webhooks, render_descriptor
 from descriptor._urls import UrlTemplate, expand, expand_for_event
+from descriptor._yaml import to_yaml
 
 __all__ = [
     "DEFAULT_TEMPLATE_PATH",
     "NAMING_RULE",
+    "FORGE_RUNTIME",
+    "FORGE_SCOPES",
+    "INSTALLATION_ARI_PREFIX",
+    "REMOTE_KEY",
     "CheckResult",
     "DescriptorError",
     "Event",
+    "ManifestError",
     "UrlTemplate",
     "WebhookModule",
     "check_descriptor",
@@ -34,12 +51,16 @@ __all__ = [
     "events",
     "expand",
     "expand_for_event",
+    "forge_app_id",
+    "forge_installation_id",
+    "forge_manifest",
     "lifecycle_paths",
     "lookup",
     "main_keys",
     "name_problem",
     "parse_webhooks",
     "render_descriptor",
+    "to_yaml",
     "value_at",
 ]
 

@@ -111,3 +111,18 @@ def test_forwarded_allow_ips_is_uvicorns_default_unless_set() -> None:
     assert load({"FORWARDED_ALLOW_IPS": "10.0.0.0/8, 127.0.0.1"}).forwarded_allow_ips == (
         "10.0.0.0/8, 127.0.0.1"
     )
+def test_forge_app_id_is_normalised_to_its_ari() -> None:
+    uuid = "0b7c9b9e-6c2a-4d8e-9a53-2f1e5c1e3a10"
+    assert load({}).forge_app_id is None
+    for value in (uuid, uuid.upper(), f"ari:cloud:ecosystem::app/{uuid}"):
+        assert load({"FORGE_APP_ID": value}).forge_app_id == f"ari:cloud:ecosystem::app/{uuid}"
+
+
+@pytest.mark.parametrize("value", ["my-app", "ari:cloud:ecosystem::app/1234", "12345678"])
+def test_a_bad_forge_app_id_is_one_line_naming_it(value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load({"FORGE_APP_ID": value})
+    message = str(caught.value)
+    assert message.startswith("FORGE_APP_ID: ")
+    assert "ari:cloud:ecosystem::app/<uuid>" in message
+    assert "\n" not in message

@@ -1,4 +1,4 @@
-"""The `addon` command: serve, descriptor, worker, keys, tenants, deliveries, simulate, sources."""
+"""The `addon` command: serve, descriptor, worker, keys, tenants, deliveries, forge, simulate, sources."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from addon.cli import _admin, _deliveries, _server
+from addon.cli import _admin, _deliveries, _forge, _server
 from addon.cli._common import CliError
 
 __all__ = ["main"]
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     _server.register(commands)
     _admin.register(commands)
     _deliveries.register(commands)
+    _forge.register(commands)
     for name in ("addon.cli._simulate", "addon.cli._sources"):
         try:
             module = __import__(name, fromlist=["register"])

@@ -72,6 +72,11 @@ def register(commands: Any) -> None:
         metavar="URL",
         help=f"the simulated site's baseUrl (default {DEFAULT_SITE_URL}, or the one in the state)",
     )
+    install_parser.add_argument(
+        "--forge",
+        action="store_true",
+        help="install as Forge installs a Connect app: an installationId in installed, no enabled",
+    )
     install_parser.set_defaults(run=run_install)
 
     send_parser = actions.add_parser("send", help="send a signed webhook delivery, as Jira does")
@@ -266,6 +271,7 @@ def run_install(args: argparse.Namespace) -> int:
             key_server=args.key_server,
             site_url=args.site_url,
             report=_report,
+            forge=args.forge,
         )
     )
     return 0

@@ -109,7 +109,9 @@ def delivery_detail_json(
     }
 
 
-def tenant_json(tenant: Tenant, last: Delivery | None) -> dict[str, Any]:
+def tenant_json(
+    tenant: Tenant, last: Delivery | None, installation_ids: Sequence[str] = ()
+) -> dict[str, Any]:
     return {
         "client_key": tenant.client_key,
         "base_url": tenant.base_url,
@@ -117,6 +119,9 @@ def tenant_json(tenant: Tenant, last: Delivery | None) -> dict[str, Any]:
         "product_type": tenant.product_type,
         "description": tenant.description,
         "state": tenant.state.value,
+        "installed_through": tenant.installed_through,
+        "installation_id": tenant.installation_id,
+        "installation_ids": list(installation_ids),
         "installed_at": iso_time(tenant.installed_at),
         "updated_at": iso_time(tenant.updated_at),
         "uninstalled_at": iso_time(tenant.uninstalled_at),

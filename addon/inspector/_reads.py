@@ -41,6 +41,7 @@ class DeliveryDetail:
 class TenantSummary:
     tenant: Tenant
     last: Delivery | None
+    installation_ids: tuple[str, ...] = ()
 
 
 async def tenants_of(cache: TenantCache, deliveries: Iterable[Delivery]) -> dict[str, Tenant]:
@@ -88,11 +89,18 @@ async def load_detail(store: Store, cache: TenantCache, delivery_id: int) -> Del
 
 
 async def load_tenants(store: Store) -> list[TenantSummary]:
-    """Every tenant with its newest delivery (one indexed lookup on (origin, id) per tenant)."""
+    """Every tenant with its newest delivery (one indexed lookup on (origin, id) per tenant) and
+    every Forge installation id it has had."""
     summaries = []
     for tenant in await store.tenants.all():
         newest = await store.deliveries.page(
             DeliveryFilter(origin=tenant.client_key, origin_kind="connect"), limit=1
         )
-        summaries.append(TenantSummary(tenant=tenant, last=newest[0] if newest else None))
+        summaries.append(
+            TenantSummary(
+                tenant=tenant,
+                last=newest[0] if newest else None,
+                installation_ids=await store.tenants.installation_ids(tenant.client_key),
+            )
+        )
     return summaries

@@ -203,7 +203,11 @@ async def tenants_page(request: Request) -> Response:
     here = _path(request, "inspector:deliveries")
     tenants = [
         tenant_view(
-            s.tenant, s.last, detail_url, _with_query(here, {"client_key": s.tenant.client_key})
+            s.tenant,
+            s.last,
+            detail_url,
+            _with_query(here, {"client_key": s.tenant.client_key}),
+            s.installation_ids,
         )
         for s in summaries
     ]
@@ -240,7 +244,9 @@ async def api_delivery(request: Request) -> Response:
 
 async def api_tenants(request: Request) -> Response:
     summaries = await load_tenants(_services(request).store)
-    return JSONResponse({"tenants": [tenant_json(s.tenant, s.last) for s in summaries]})
+    return JSONResponse(
+        {"tenants": [tenant_json(s.tenant, s.last, s.installation_ids) for s in summaries]}
+    )
 
 
 async def api_stream(request: Request) -> Response:

@@ -195,10 +195,17 @@ class TenantView:
     uninstalled_text: str
     last_delivery: RowView | None
     deliveries_url: str
+    installed_through: str = "descriptor"
+    installation_id: str | None = None
+    earlier_installation_ids: tuple[str, ...] = ()
 
 
 def tenant_view(
-    tenant: Tenant, last: Delivery | None, detail_url: UrlFor, deliveries_url: str
+    tenant: Tenant,
+    last: Delivery | None,
+    detail_url: UrlFor,
+    deliveries_url: str,
+    installation_ids: Sequence[str] = (),
 ) -> TenantView:
     return TenantView(
         client_key=tenant.client_key,
@@ -212,4 +219,7 @@ def tenant_view(
         uninstalled_text=time_text(tenant.uninstalled_at),
         last_delivery=None if last is None else row_view(last, tenant, detail_url),
         deliveries_url=deliveries_url,
+        installed_through=tenant.installed_through,
+        installation_id=tenant.installation_id,
+        earlier_installation_ids=tuple(i for i in installation_ids if i != tenant.installation_id),
     )

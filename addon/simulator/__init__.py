@@ -1,6 +1,7 @@
 """Acting as a Jira Cloud site toward a running add-on: install it, send it signed webhooks.
 
     addon simulate install                 # installed (RS256) then enabled (HS256)
+    addon simulate install --forge         # as Forge installs it: installationId, no enabled
     addon simulate send jira:issue_updated # a signed delivery with Jira's headers
     addon simulate rotate-secret           # a re-install with a new shared secret
     addon simulate uninstall               # disabled then uninstalled (RS256)

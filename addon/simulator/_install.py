@@ -1,6 +1,11 @@
 """The lifecycle as Jira performs it: install (installed, then enabled), secret rotation (a
 re-install with a new secret), and uninstall (disabled, then uninstalled).
 
+Installed through Forge (Connect on Forge), the `installed` payload carries the Forge installation
+id, and Jira sends no `enabled` or `disabled` at all ("Once your app is registered with Forge, the
+enabled and disabled Connect lifecycle events will no longer be sent": Atlassian's "Versioning in
+Connect vs Forge"). The installation id is kept in the state for as long as the installation lasts.
+
 `installed` and `uninstalled` are signed with the site's RSA key (RS256, `kid`, `aud` = the
 add-on's baseUrl, URL-bound `qsh`), and the add-on fetches the public key from the simulator's key
 server, which runs only while those calls are under way. `enabled` and `disabled` are signed with
@@ -126,8 +131,10 @@ async def install(
     report: Report,
     site_url: str | None = None,
     rotate: bool = False,
+    forge: bool = False,
 ) -> SimulatorState:
-    """Install (with `rotate`: re-install with a new secret), saving the state after each step.
+    """Install (with `rotate`: re-install with a new secret; with `forge`: as Forge installs a
+    Connect app), saving the state after each step.
 
     Without `addon_url`, install at DEFAULT_ADDON_URL, and rotate the only add-on installed.
     """
@@ -158,13 +165,15 @@ async def install(
         kept = None
         if not rotate and existing is not None and existing.addon_key == addon.key:
             kept = existing.shared_secret
-        site = state.site.site(kept or SimulatedSite.new_secret())
+        installation_id = _installation_id(existing, addon.key, forge=forge, rotate=rotate)
+        site = state.site.site(kept or SimulatedSite.new_secret(), installation_id)
         if rotate:
             verb = "re-installing with a new shared secret"
         else:
             verb = "re-installing (same shared secret)" if kept else "installing"
+        through = f" through Forge (installationId {installation_id})" if installation_id else ""
         report(
-            f"{verb}: add-on {addon.key} (baseUrl {addon.base_url}) on {site.base_url}"
+            f"{verb}{through}: add-on {addon.key} (baseUrl {addon.base_url}) on {site.base_url}"
             f" (clientKey {site.client_key})"
         )
         await _signed_install_call(client, addon, site, "installed", key_server, report)
@@ -175,11 +184,14 @@ async def install(
                 addon.base_url,
                 site.shared_secret,
                 InstallState.INSTALLED,
+                installation_id,
             )
         )
         save_state(state_path, state)
         if rotate:
             report("the shared secret was rotated; the add-on now refuses the old one")
+        elif installation_id is not None:
+            report("no enabled follows: Jira sends none to an app installed through Forge")
         elif "enabled" in addon.lifecycle:
             answer = await signed_post(
                 client,
@@ -203,10 +215,10 @@ async def uninstall(
     """disabled (HS256), then uninstalled (RS256); the site then forgets the shared secret."""
     state, installation = require_installation(load_state(state_path), addon_url, state_path)
     assert installation.shared_secret is not None
-    site = state.site.site(installation.shared_secret)
+    site = state.site.site(installation.shared_secret, installation.installation_id)
     async with http_client() as client:
         addon = await fetch_descriptor(client, installation.addon_url)
-        if "disabled" in addon.lifecycle:
+        if "disabled" in addon.lifecycle and installation.installation_id is None:
             answer = await signed_post(
                 client,
                 addon,
@@ -257,6 +269,21 @@ async def _signed_install_call(
             f" the site's public key: {hint}"
         )
     return answer
+
+
+def _installation_id(
+    existing: Installation | None, addon_key: str, *, forge: bool, rotate: bool
+) -> str | None:
+    """The Forge installation id to send: the one in force, kept across a re-install or a secret
+    rotation; a new one for a new Forge installation; none for an install from the descriptor."""
+    current = None
+    if existing is not None and existing.active and existing.addon_key == addon_key:
+        current = existing.installation_id
+    if rotate:
+        return current
+    if not forge:
+        return None
+    return current or SimulatedSite.new_installation_id()
 
 
 def _hs256(site: SimulatedSite, addon: AddonDescriptor) -> Callable[[str], str]:

@@ -29,6 +29,8 @@ class SimulatedSite:
     kid: str
     private_key_pem: str
     public_key_pem: str
+    installation_id: str | None = None
+    """Set when Forge installed the app: Connect on Forge adds it to the `installed` payload."""
 
     @classmethod
     def generate(cls, base_url: str = "https://simulated.atlassian.net") -> SimulatedSite:
@@ -59,6 +61,11 @@ class SimulatedSite:
         """A shared secret shaped like Atlassian's current ones (a prefix, a long random body)."""
         return "ATCOSEC_" + secrets.token_urlsafe(96)
 
+    @staticmethod
+    def new_installation_id() -> str:
+        """A Forge installation id, as Connect on Forge sends it (an ARI)."""
+        return f"ari:cloud:ecosystem::installation/{uuid.uuid4()}"
+
     def with_secret(self, secret: str) -> SimulatedSite:
         return dataclasses.replace(self, shared_secret=secret)
 
@@ -74,6 +81,8 @@ class SimulatedSite:
         }
         if event_type == "installed":
             payload["sharedSecret"] = self.shared_secret
+            if self.installation_id is not None:
+                payload["installationId"] = self.installation_id
         return payload
 
     def install_token(

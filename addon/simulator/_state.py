@@ -71,8 +71,9 @@ class SiteIdentity:
             site.client_key, site.base_url, site.kid, site.private_key_pem, site.public_key_pem
         )
 
-    def site(self, shared_secret: str) -> SimulatedSite:
-        """The site as it stands toward one add-on: this identity and that add-on's secret."""
+    def site(self, shared_secret: str, installation_id: str | None = None) -> SimulatedSite:
+        """The site as it stands toward one add-on: this identity, that add-on's secret and, when
+        Forge installed it, its installation id."""
         return SimulatedSite(
             client_key=self.client_key,
             base_url=self.base_url,
@@ -80,6 +81,7 @@ class SiteIdentity:
             kid=self.kid,
             private_key_pem=self.private_key_pem,
             public_key_pem=self.public_key_pem,
+            installation_id=installation_id,
         )
 
 
@@ -93,6 +95,8 @@ class Installation:
     shared_secret: str | None
     state: InstallState
     updated_at: float
+    installation_id: str | None = None
+    """The Forge installation id when Forge installed the add-on (`install --forge`)."""
 
     @property
     def active(self) -> bool:
@@ -130,6 +134,7 @@ def new_installation(
     addon_base_url: str,
     shared_secret: str | None,
     state: InstallState,
+    installation_id: str | None = None,
 ) -> Installation:
     return Installation(
         addon_url=normalise_addon_url(addon_url),
@@ -138,6 +143,7 @@ def new_installation(
         shared_secret=shared_secret,
         state=state,
         updated_at=time.time(),
+        installation_id=installation_id,
     )
 
 
@@ -217,6 +223,7 @@ def _to_document(state: SimulatorState) -> dict[str, Any]:
                 "sharedSecret": i.shared_secret,
                 "state": i.state.value,
                 "updatedAt": i.updated_at,
+                "installationId": i.installation_id,
             }
             for i in state.installations
         ],
@@ -252,6 +259,9 @@ def _from_document(document: object) -> SimulatorState:
         updated = entry.get("updatedAt", 0.0)
         if not isinstance(updated, int | float):
             raise TypeError("updatedAt is not a number")
+        installation_id = entry.get("installationId")
+        if installation_id is not None and not isinstance(installation_id, str):
+            raise TypeError("installationId is not a string")
         installations.append(
             Installation(
                 addon_url=normalise_addon_url(_text(entry, "addonUrl")),
@@ -260,6 +270,7 @@ def _from_document(document: object) -> SimulatorState:
                 shared_secret=secret,
                 state=state,
                 updated_at=float(updated),
+                installation_id=installation_id,
             )
         )
     return SimulatorState(identity, tuple(installations))

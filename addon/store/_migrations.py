@@ -149,6 +149,20 @@ _V7 = _both(
     "ALTER TABLE deliveries ADD COLUMN verification TEXT",
     "ALTER TABLE deliveries ADD COLUMN replays INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE deliveries ADD COLUMN replayed_at {real}",
+# Every installation id a tenant has had (a Forge reinstall can bring a new one), so that a Forge
+# installation can be matched to its Connect tenant by any of them (ACE keeps the same mapping).
+_V8 = _both(
+    """CREATE TABLE tenant_installations (
+        installation_id TEXT NOT NULL,
+        client_key TEXT NOT NULL,
+        first_seen_at {real} NOT NULL,
+        last_seen_at {real} NOT NULL,
+        PRIMARY KEY (installation_id, client_key)
+    )""",
+    "CREATE INDEX tenant_installations_by_tenant ON tenant_installations (client_key)",
+    """INSERT INTO tenant_installations (installation_id, client_key, first_seen_at, last_seen_at)
+        SELECT installation_id, client_key, COALESCE(installed_at, updated_at), updated_at
+        FROM tenants WHERE installation_id IS NOT NULL""",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -159,7 +173,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         4, "search by webhook identifier through the duplicate guard; covering key index", *_V4
     ),
     Migration(7, "what a delivery's door verified; how often and when it was replayed", *_V7),
+    Migration(8, "every installation id a tenant has had (Connect on Forge)", *_V8),
 )
+"""In ascending order of version; versions may skip numbers (each branch of work takes its own), and
+`migrate` applies every one not yet recorded, whatever was applied after it."""
 
 
 async def migrate(db: Db) -> list[int]:

@@ -45,8 +45,17 @@ class Tenant:
 
     @property
     def active(self) -> bool:
-        """Webhooks from this tenant are handled (installed or enabled)."""
+        """Webhooks from this tenant are handled (installed or enabled).
+
+        A tenant installed through Forge is active from its signed `installed` on: once an app is
+        on Forge, Jira sends no `enabled` or `disabled` ("Versioning in Connect vs Forge").
+        """
         return self.state in (TenantState.INSTALLED, TenantState.ENABLED)
+
+    @property
+    def installed_through(self) -> str:
+        """`forge` when the last `installed` came from a Forge installation, else `descriptor`."""
+        return "forge" if self.installation_id else "descriptor"
 
 
 def _unencodable(text: str) -> bool:
@@ -103,6 +112,7 @@ class Tenants:
         client_key = str(payload["clientKey"])
         secret = self._box.encrypt(str(payload["sharedSecret"]), client_key)
         kept = {k: v for k, v in payload.items() if k not in SECRET_FIELDS}
+        installation_id = _text(payload.get("installationId"))
         now = time.time()
         values = (
             secret,
@@ -111,7 +121,7 @@ class Tenants:
             _text(payload.get("productType")),
             _text(payload.get("description")),
             _text(payload.get("oauthClientId")),
-            _text(payload.get("installationId")),
+            installation_id,
             json.dumps(kept, sort_keys=True),
             TenantState.INSTALLED.value,
             iat,
@@ -135,9 +145,38 @@ class Tenants:
                        uninstalled_at = NULL""",
                 (*values, client_key),
             )
+            if installation_id is not None:
+                await conn.execute(
+                    """INSERT INTO tenant_installations
+                           (installation_id, client_key, first_seen_at, last_seen_at)
+                       VALUES (?, ?, ?, ?)
+                       ON CONFLICT (installation_id, client_key) DO UPDATE SET
+                           last_seen_at = excluded.last_seen_at""",
+                    (installation_id, client_key, now, now),
+                )
         tenant = await self.get(client_key)
         assert tenant is not None
         return tenant
+
+    async def installation_ids(self, client_key: str) -> tuple[str, ...]:
+        """Every Forge installation id the tenant has had, oldest first."""
+        rows = await self._db.fetch_all(
+            """SELECT installation_id FROM tenant_installations WHERE client_key = ?
+               ORDER BY first_seen_at, installation_id""",
+            (client_key,),
+        )
+        return tuple(row["installation_id"] for row in rows)
+
+    async def for_installation(self, installation_id: str) -> Tenant | None:
+        """The tenant a Forge installation id (its latest or an earlier one) belongs to."""
+        if "\x00" in installation_id or _unencodable(installation_id):
+            return None
+        row = await self._db.fetch_one(
+            """SELECT client_key FROM tenant_installations WHERE installation_id = ?
+               ORDER BY last_seen_at DESC LIMIT 1""",
+            (installation_id,),
+        )
+        return None if row is None else await self.get(row["client_key"])
 
     async def mark_uninstalled(self, client_key: str) -> bool:
         """Mark uninstalled and erase the secret; True if the tenant exists."""
@@ -169,6 +208,9 @@ class Tenants:
             )
             removed = await conn.execute(
                 "DELETE FROM deliveries WHERE origin_kind = 'connect' AND origin = ?", (client_key,)
+            )
+            await conn.execute(
+                "DELETE FROM tenant_installations WHERE client_key = ?", (client_key,)
             )
             await conn.execute("DELETE FROM tenants WHERE client_key = ?", (client_key,))
         return removed

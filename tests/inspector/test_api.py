@@ -3,6 +3,7 @@ detail, tenants and the live stream, fed by signed webhooks sent the way Jira se
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -278,6 +279,35 @@ def test_tenants_with_state_and_last_delivery_never_the_secret(jira: Jira) -> No
     for shown in (response.text, page.text):
         assert site.shared_secret not in shown and disabled.shared_secret not in shown
         assert "sharedSecret" not in shown
+
+
+def test_tenants_show_how_they_were_installed_and_every_installation_id(jira: Jira) -> None:
+    classic = jira.install()
+    forge = dataclasses.replace(jira, forge=True).install()
+    again = dataclasses.replace(forge, installation_id=SimulatedSite.new_installation_id())
+    jira.install(again)
+    response = api(jira, "/api/tenants")
+    assert response.status_code == 200
+    tenants = {t["client_key"]: t for t in response.json()["tenants"]}
+    assert tenants[classic.client_key]["installed_through"] == "descriptor"
+    assert tenants[classic.client_key]["installation_id"] is None
+    assert tenants[classic.client_key]["installation_ids"] == []
+    shown = tenants[forge.client_key]
+    assert shown["installed_through"] == "forge"
+    assert shown["installation_id"] == again.installation_id
+    assert shown["installation_ids"] == [forge.installation_id, again.installation_id]
+    page = api(jira, "/tenants").text
+    rows = {
+        key: row for key, row in re.findall(r'<tr data-client-key="([^"]+)">(.*?)</tr>', page, re.S)
+    }
+    through = re.search(r'data-label="Through".*?</td>', rows[forge.client_key], re.S)
+    assert through is not None
+    assert ">forge<" in through.group(0)
+    assert f">{again.installation_id}<" in through.group(0)
+    assert f">{forge.installation_id}<" in through.group(0)
+    classic_through = re.search(r'data-label="Through".*?</td>', rows[classic.client_key], re.S)
+    assert classic_through is not None and ">descriptor<" in classic_through.group(0)
+    assert "installation/" not in classic_through.group(0)
 
 
 def read_events(

@@ -71,7 +71,7 @@ def test_a_log_written_before_version_4_is_still_searched_and_deduplicated(
         monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
         db = await connect_database(database_url)
         try:
-            assert await migrate(db) == [4]
+            assert await migrate(db) == [m.version for m in MIGRATIONS[3:]]  # 4 and later
         finally:
             await db.disconnect()
         store = await open_store(database_url)
@@ -120,3 +120,64 @@ def delivery(webhook_id: str) -> NewDelivery:
         webhook_id=webhook_id,
         search_keys=("PRJ-1", webhook_id),
     )
+
+
+def test_versions_ascend_and_may_skip_numbers() -> None:
+    versions = [m.version for m in MIGRATIONS]
+    assert versions == sorted(set(versions))
+    assert 8 in versions
+
+
+def test_a_version_below_the_newest_applied_is_still_applied(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Branches take their own numbers: a database already at 8 still gets a 5 merged later."""
+    import addon.store._migrations as migrations
+    from addon.store._migrations import Migration
+
+    statements = ("CREATE TABLE merged_later (x INTEGER)",)
+    later = Migration(5, "merged after 8", statements, statements)
+
+    async def scenario() -> None:
+        db = await connect_database(database_url)
+        try:
+            assert 8 in await migrate(db)
+            monkeypatch.setattr(
+                migrations,
+                "MIGRATIONS",
+                tuple(sorted((*MIGRATIONS, later), key=lambda m: m.version)),
+            )
+            assert await migrate(db) == [5]
+            assert await migrate(db) == []
+            await db.execute("INSERT INTO merged_later (x) VALUES (1)")
+        finally:
+            await db.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_version_8_remembers_the_installation_ids_already_stored(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import addon.store._migrations as migrations
+
+    async def scenario() -> None:
+        monkeypatch.setattr(migrations, "MIGRATIONS", tuple(m for m in MIGRATIONS if m.version < 8))
+        store = await open_store(database_url)
+        installed = {"key": "a", "clientKey": "c-1", "sharedSecret": "s", "baseUrl": "https://x"}
+        await store.tenants.save_installation(installed, iat=1)
+        await store.db.execute(
+            "UPDATE tenants SET installation_id = ? WHERE client_key = ?",
+            ("ari:cloud:ecosystem::installation/9", "c-1"),
+        )
+        await store.db.disconnect()
+        monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+        store = await open_store(database_url)
+        try:
+            assert await store.tenants.installation_ids("c-1") == (
+                "ari:cloud:ecosystem::installation/9",
+            )
+        finally:
+            await store.db.disconnect()
+
+    asyncio.run(scenario())

@@ -194,3 +194,48 @@ def test_purge_removes_tenant_and_its_deliveries(database_url: str) -> None:
         await store.writer.stop()
 
     with_store(database_url, scenario)
+
+
+FORGE_1 = "ari:cloud:ecosystem::installation/1"
+FORGE_2 = "ari:cloud:ecosystem::installation/2"
+
+
+def test_every_installation_id_a_tenant_had_finds_it(database_url: str) -> None:
+    async def scenario(store: Store) -> None:
+        first = await store.tenants.save_installation(payload(), iat=10)
+        assert first.installed_through == "forge"
+        await store.tenants.save_installation(payload(), iat=11)  # the same id again
+        await store.tenants.save_installation({**payload(), "installationId": FORGE_2}, iat=12)
+        other = {**payload("client-2"), "installationId": "ari:cloud:ecosystem::installation/3"}
+        await store.tenants.save_installation(other, iat=13)
+        tenant = await store.tenants.get("client-1")
+        assert tenant is not None and tenant.installation_id == FORGE_2
+        assert await store.tenants.installation_ids("client-1") == (FORGE_1, FORGE_2)
+        for installation_id in (FORGE_1, FORGE_2):
+            found = await store.tenants.for_installation(installation_id)
+            assert found is not None and found.client_key == "client-1"
+        found = await store.tenants.for_installation("ari:cloud:ecosystem::installation/3")
+        assert found is not None and found.client_key == "client-2"
+        assert await store.tenants.for_installation("ari:cloud:ecosystem::installation/4") is None
+        assert await store.tenants.for_installation("bad\x00id") is None
+        await store.tenants.purge("client-1")
+        assert await store.tenants.installation_ids("client-1") == ()
+        assert await store.tenants.for_installation(FORGE_1) is None
+
+    with_store(database_url, scenario)
+
+
+def test_a_descriptor_install_has_no_installation_id(database_url: str) -> None:
+    async def scenario(store: Store) -> None:
+        plain = {k: v for k, v in payload().items() if k != "installationId"}
+        tenant = await store.tenants.save_installation(plain, iat=10)
+        assert tenant.installation_id is None
+        assert tenant.installed_through == "descriptor"
+        assert tenant.active
+        assert await store.tenants.installation_ids("client-1") == ()
+        # Installed through Forge later: the id is remembered from then on.
+        tenant = await store.tenants.save_installation(payload(), iat=11)
+        assert tenant.installed_through == "forge"
+        assert await store.tenants.installation_ids("client-1") == (FORGE_1,)
+
+    with_store(database_url, scenario)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 import uuid
@@ -27,6 +28,8 @@ class Jira:
     server: LiveServer
     keys: KeyServer
     database_url: str
+    forge: bool = False
+    """Install as Forge installs a Connect app: an installationId in `installed`, no `enabled`."""
 
     @property
     def base_url(self) -> str:
@@ -35,6 +38,8 @@ class Jira:
     def site(self) -> SimulatedSite:
         """A new simulated site whose install key the key server publishes."""
         site = SimulatedSite.generate()
+        if self.forge:
+            site = dataclasses.replace(site, installation_id=SimulatedSite.new_installation_id())
         self.keys.keys[site.kid] = site.public_key_pem
         return site
 

@@ -1,13 +1,25 @@
-"""Signed install and the other lifecycle callbacks, through a real server, on both databases."""
+"""Signed install and the other lifecycle callbacks, through a real server, on both databases,
+installed both ways: from the descriptor, and through Forge (Connect on Forge: an installationId in
+the `installed` payload, and no `enabled` or `disabled` ever after)."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import time
+
+import pytest
 
 from addon.auth import encode_hs256, encode_rs256, query_string_hash
 from addon.simulator import SimulatedSite
-from addon.store import TenantState
+from addon.store import TenantState, open_store
 from tests.support.connect import ADDON_KEY, Jira
+
+
+@pytest.fixture(params=["descriptor", "forge"])
+def jira(request: pytest.FixtureRequest, jira: Jira) -> Jira:
+    """The module's server, with sites installed from the descriptor or through Forge."""
+    return dataclasses.replace(jira, forge=request.param == "forge")
 
 
 def refused(response, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
@@ -26,6 +38,8 @@ def test_signed_install_creates_tenant(jira: Jira) -> None:
     assert tenant.shared_secret == site.shared_secret
     assert tenant.base_url == site.base_url
     assert "sharedSecret" not in tenant.payload
+    assert tenant.installation_id == site.installation_id
+    assert tenant.installed_through == ("forge" if jira.forge else "descriptor")
 
 
 def test_unsigned_install_refused(jira: Jira) -> None:
@@ -229,3 +243,79 @@ def test_secrets_never_in_log(jira: Jira) -> None:
     assert token not in log
     assert token.split(".")[2] not in log
     assert "jwt=***" in log
+
+
+def installation_ids(jira: Jira, client_key: str) -> tuple[str, ...]:
+    async def read() -> tuple[str, ...]:
+        store = await open_store(jira.database_url, encrypt_existing=False)
+        try:
+            return await store.tenants.installation_ids(client_key)
+        finally:
+            await store.db.disconnect()
+
+    return asyncio.run(read())
+
+
+def test_a_forge_install_is_active_without_enabled(jira: Jira) -> None:
+    site = dataclasses.replace(jira, forge=True).install()
+    assert site.installation_id is not None
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None
+    assert tenant.installation_id == site.installation_id
+    assert tenant.installed_through == "forge"
+    assert tenant.state is TenantState.INSTALLED and tenant.active
+    # No enabled comes: the first webhook is accepted and kept, straight after installed.
+    target = "/webhooks/jira/issue-updated?issueKey=PRJ-1"
+    identifier = f"forge-{site.client_key}"
+    response = jira.webhook(
+        site, target, {"webhookEvent": "jira:issue_updated"}, identifier=identifier
+    )
+    assert response.status_code == 204, response.text
+    accepted = [d for d in jira.deliveries(status="accepted") if d.webhook_id == identifier]
+    assert [d.origin for d in accepted] == [site.client_key]
+    assert installation_ids(jira, site.client_key) == (site.installation_id,)
+
+
+def test_a_reinstall_with_a_new_installation_id_keeps_the_earlier_one(jira: Jira) -> None:
+    site = dataclasses.replace(jira, forge=True).install()
+    again = dataclasses.replace(
+        site.with_secret(SimulatedSite.new_secret()),
+        installation_id=SimulatedSite.new_installation_id(),
+    )
+    jira.install(again)
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None and tenant.installation_id == again.installation_id
+    assert tenant.shared_secret == again.shared_secret
+    assert installation_ids(jira, site.client_key) == (site.installation_id, again.installation_id)
+
+
+def test_a_bare_installation_uuid_is_stored_as_its_ari(jira: Jira) -> None:
+    site = jira.site()
+    bare = "3f2c1d4e-5b6a-4789-8abc-def012345678"
+    payload = {**site.lifecycle_payload("installed", ADDON_KEY), "installationId": bare.upper()}
+    assert jira.lifecycle(site, "installed", payload=payload).status_code == 204
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None
+    assert tenant.installation_id == f"ari:cloud:ecosystem::installation/{bare}"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "installation-1",
+        "ari:cloud:ecosystem::app/3f2c1d4e-5b6a-4789-8abc-def012345678",
+        7,
+        "x" * 5000,
+    ],
+)
+def test_an_installation_id_that_is_not_one_is_400(jira: Jira, value: object) -> None:
+    site = jira.site()
+    payload = {**site.lifecycle_payload("installed", ADDON_KEY), "installationId": value}
+    response = jira.lifecycle(site, "installed", payload=payload)
+    refused(response, 400, "invalid_payload")
+    assert (
+        "installationId must be ari:cloud:ecosystem::installation/<uuid>"
+        in response.json()["reason"]
+    )
+    assert jira.tenant(site.client_key) is None
