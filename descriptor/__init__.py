@@ -34,10 +34,10 @@ from descriptor._yaml import to_yaml
 
 __all__ = [
     "DEFAULT_TEMPLATE_PATH",
-    "NAMING_RULE",
     "FORGE_RUNTIME",
     "FORGE_SCOPES",
     "INSTALLATION_ARI_PREFIX",
+    "NAMING_RULE",
     "REMOTE_KEY",
     "CheckResult",
     "DescriptorError",

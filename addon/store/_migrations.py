@@ -149,6 +149,8 @@ _V7 = _both(
     "ALTER TABLE deliveries ADD COLUMN verification TEXT",
     "ALTER TABLE deliveries ADD COLUMN replays INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE deliveries ADD COLUMN replayed_at {real}",
+)
+
 # Every installation id a tenant has had (a Forge reinstall can bring a new one), so that a Forge
 # installation can be matched to its Connect tenant by any of them (ACE keeps the same mapping).
 _V8 = _both(
