@@ -111,6 +111,8 @@ def test_forwarded_allow_ips_is_uvicorns_default_unless_set() -> None:
     assert load({"FORWARDED_ALLOW_IPS": "10.0.0.0/8, 127.0.0.1"}).forwarded_allow_ips == (
         "10.0.0.0/8, 127.0.0.1"
     )
+
+
 def test_forge_app_id_is_normalised_to_its_ari() -> None:
     uuid = "0b7c9b9e-6c2a-4d8e-9a53-2f1e5c1e3a10"
     assert load({}).forge_app_id is None
