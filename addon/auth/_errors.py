@@ -18,7 +18,9 @@ __all__ = [
     "MissingKeyId",
     "MissingToken",
     "QshMismatch",
+    "TimeClaimOutOfRange",
     "TokenExpired",
+    "TokenLifetimeTooLong",
     "TokenNotYetValid",
     "UnknownKey",
     "UnknownTenant",
@@ -55,6 +57,18 @@ class InvalidSignature(Unauthorized):
 
 class TokenExpired(Unauthorized):
     code = "token_expired"
+
+
+class TokenLifetimeTooLong(Unauthorized):
+    """`exp` lies more than an hour (plus the leeway) after the token's `iat`, or after now."""
+
+    code = "token_lifetime_too_long"
+
+
+class TimeClaimOutOfRange(Unauthorized):
+    """`iat`, `nbf` or `exp` is a number, but not a time within ten years of now."""
+
+    code = "time_claim_out_of_range"
 
 
 class TokenNotYetValid(Unauthorized):

@@ -229,3 +229,22 @@ def test_secrets_never_in_log(jira: Jira) -> None:
     assert token not in log
     assert token.split(".")[2] not in log
     assert "jwt=***" in log
+
+
+def test_time_claims_out_of_bounds_are_401_with_a_reason(jira: Jira) -> None:
+    """An iat of -1e300 once failed the store (500 on SQLite, 503 forever on PostgreSQL)."""
+    site = jira.install()
+    now = int(time.time())
+    qsh = query_string_hash("POST", "/enabled", jira.base_url)
+    for times, code in (
+        ({"iat": -1e300, "exp": now + 180}, "time_claim_out_of_range"),
+        ({"iat": now, "exp": 1e308}, "time_claim_out_of_range"),
+        ({"iat": now, "exp": now + 86_400}, "token_lifetime_too_long"),
+    ):
+        token = encode_hs256({"iss": site.client_key, "qsh": qsh, **times}, site.shared_secret)
+        refused(jira.lifecycle(site, "enabled", token=token), 401, code)
+    claims = install_claims(jira, site, iat=-1e300)
+    token = encode_rs256(claims, site.private_key_pem, site.kid)
+    refused(jira.lifecycle(site, "installed", token=token), 401, "time_claim_out_of_range")
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None and tenant.state is TenantState.INSTALLED
