@@ -20,6 +20,8 @@ from ._errors import (
     TokenExpired,
     TokenLifetimeTooLong,
     TokenNotYetValid,
+    TokenReplayed,
+    TokenSuperseded,
     UnknownKey,
     UnknownTenant,
 )
@@ -54,6 +56,8 @@ __all__ = [
     "TokenExpired",
     "TokenLifetimeTooLong",
     "TokenNotYetValid",
+    "TokenReplayed",
+    "TokenSuperseded",
     "UnknownKey",
     "UnknownTenant",
     "VerifiedToken",

@@ -22,6 +22,8 @@ __all__ = [
     "TokenExpired",
     "TokenLifetimeTooLong",
     "TokenNotYetValid",
+    "TokenReplayed",
+    "TokenSuperseded",
     "UnknownKey",
     "UnknownTenant",
 ]
@@ -69,6 +71,20 @@ class TimeClaimOutOfRange(Unauthorized):
     """`iat`, `nbf` or `exp` is a number, but not a time within ten years of now."""
 
     code = "time_claim_out_of_range"
+
+
+class TokenReplayed(Unauthorized):
+    """A token already seen with the same webhook identifier, or lifecycle event, and another body:
+    the signature does not cover the body, so it was captured and sent again."""
+
+    code = "token_replayed"
+
+
+class TokenSuperseded(Unauthorized):
+    """A lifecycle token signed before the tenant's last lifecycle change (or, after an uninstall,
+    in the same second)."""
+
+    code = "token_superseded"
 
 
 class TokenNotYetValid(Unauthorized):

@@ -6,8 +6,9 @@ from addon.store._deliveries import DeliveryFilter, DeliveryReads
 from addon.store._migrations import MIGRATIONS, migrate
 from addon.store._queue import WorkQueue
 from addon.store._records import Delivery, DeliveryStatus, HandlerState, NewDelivery, Recorded
+from addon.store._replays import LifecycleTokens, replay_digest
 from addon.store._store import Store, open_store
-from addon.store._tenants import Tenant, Tenants, TenantState
+from addon.store._tenants import Superseded, Tenant, Tenants, TenantState
 from addon.store._writer import DeliveryWriter
 
 __all__ = [
@@ -20,11 +21,13 @@ __all__ = [
     "DeliveryStatus",
     "DeliveryWriter",
     "HandlerState",
+    "LifecycleTokens",
     "NewDelivery",
     "Recorded",
     "SecretBox",
     "Store",
     "StoreUnavailable",
+    "Superseded",
     "Tenant",
     "TenantState",
     "Tenants",
@@ -33,4 +36,5 @@ __all__ = [
     "generate_key",
     "migrate",
     "open_store",
+    "replay_digest",
 ]

@@ -143,6 +143,23 @@ _V4 = _both(
     "DROP INDEX delivery_keys_by_delivery",
 )
 
+# Replay records. A webhook token's digest is kept with its delivery (pruned with it); the first
+# delivery to carry a token is in the unique index, the later ones are marked token_reused, so a
+# probe finds at most one row however often a captured token is replayed. Lifecycle tokens are
+# kept apart, with the digest of the body they came with, until they expire.
+_V6 = _both(
+    "ALTER TABLE deliveries ADD COLUMN token_digest {blob}",
+    "ALTER TABLE deliveries ADD COLUMN token_reused INTEGER NOT NULL DEFAULT 0",
+    """CREATE UNIQUE INDEX deliveries_first_of_token ON deliveries (token_digest)
+        WHERE token_digest IS NOT NULL AND token_reused = 0""",
+    """CREATE TABLE lifecycle_tokens (
+        token_digest {blob} PRIMARY KEY,
+        body_digest {blob} NOT NULL,
+        expires_at {real} NOT NULL
+    )""",
+    "CREATE INDEX lifecycle_tokens_by_expiry ON lifecycle_tokens (expires_at)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
@@ -150,6 +167,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         4, "search by webhook identifier through the duplicate guard; covering key index", *_V4
     ),
+    Migration(6, "replay records: webhook token digests, lifecycle tokens until they expire", *_V6),
 )
 
 
