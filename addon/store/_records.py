@@ -57,15 +57,18 @@ class NewDelivery:
     sprint_id: str | None = None
     actor: str | None = None
     search_keys: tuple[str, ...] = ()
+    token_digest: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """The outcome of writing one delivery."""
+    """The outcome of writing one delivery (REJECTED: its token was replayed with another body)."""
 
     id: int
     status: DeliveryStatus
     duplicate_of: int | None = None
+    token_reused: bool = False
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,8 @@ class Delivery:
     last_error: str | None
     completed_at: float | None
     duplicate_of: int | None
+    token_reused: bool = False
+    """Its token was seen before on another delivery (Jira may send one token twice; see README)."""
 
     @classmethod
     def from_row(cls, row: Row) -> Delivery:
@@ -140,6 +145,7 @@ class Delivery:
             last_error=row["last_error"],
             completed_at=row["completed_at"],
             duplicate_of=row["duplicate_of"],
+            token_reused=bool(row["token_reused"]),
         )
 
     def payload(self) -> Any:
