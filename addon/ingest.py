@@ -26,7 +26,7 @@ from addon.store import (
     Recorded,
     Store,
     TenantState,
-    replay_digest,
+    webhook_token_key,
 )
 from addon.tenancy import TenantCache
 
@@ -290,7 +290,7 @@ class Ingest:
             token={"header": dict(verified.header), "claims": dict(verified.claims)},
             canonical=verified.canonical_request,
             qsh=verified.qsh_expected,
-            token_digest=replay_digest(token),
+            token_digest=webhook_token_key(token, verified.expires_at),
         )
         recorded = await self.store.writer.record(record)
         if recorded.status is DeliveryStatus.REJECTED:

@@ -6,7 +6,7 @@ from addon.store._deliveries import DeliveryFilter, DeliveryReads
 from addon.store._migrations import MIGRATIONS, migrate
 from addon.store._queue import WorkQueue
 from addon.store._records import Delivery, DeliveryStatus, HandlerState, NewDelivery, Recorded
-from addon.store._replays import LifecycleTokens, replay_digest
+from addon.store._replays import LifecycleTokens, replay_digest, webhook_token_key
 from addon.store._store import Store, open_store
 from addon.store._tenants import Superseded, Tenant, Tenants, TenantState
 from addon.store._writer import DeliveryWriter
@@ -37,4 +37,5 @@ __all__ = [
     "migrate",
     "open_store",
     "replay_digest",
+    "webhook_token_key",
 ]

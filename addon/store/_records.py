@@ -58,6 +58,7 @@ class NewDelivery:
     actor: str | None = None
     search_keys: tuple[str, ...] = ()
     token_digest: bytes | None = None
+    """What replay checks compare of its token (`webhook_token_key`), never the token itself."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ __all__ = [
     "judge",
     "replay_digest",
     "seen_in",
+    "webhook_token_key",
 ]
 
 DIGEST_SIZE = 16
@@ -46,6 +47,15 @@ def replay_digest(data: str | bytes) -> bytes:
     """The digest a replay record compares: SHA-256 of a token or a body, cut to 128 bits."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     return hashlib.sha256(raw).digest()[:DIGEST_SIZE]
+
+
+def webhook_token_key(token: str, expires_at: int) -> bytes:
+    """What the delivery log keeps of a webhook token: its `exp` (big-endian), then its digest.
+
+    Keys of new tokens are near each other, at the end of the index, instead of each on a random
+    page of it: a batch of deliveries writes a few index pages, not one per delivery.
+    """
+    return max(expires_at, 0).to_bytes(8, "big") + replay_digest(token)
 
 
 class LifecycleTokens:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from addon.store import Store, open_store, replay_digest
+from addon.store import Store, open_store, replay_digest, webhook_token_key
 
 NOW = 1_800_000_000.0
 
@@ -77,3 +77,11 @@ def test_digests_are_short_and_never_the_token() -> None:
     assert replay_digest(token) == replay_digest(token.encode())
     assert replay_digest(token) != replay_digest(token + "x")
     assert token.encode() not in replay_digest(token)
+
+
+def test_webhook_token_keys_sort_by_expiry_then_differ_by_token() -> None:
+    """New tokens' keys land together at the end of the index, not on a random page each."""
+    keys = [webhook_token_key(f"token-{n}", 1_800_000_000 + n) for n in (3, 1, 2, 0)]
+    assert sorted(keys) == [webhook_token_key(f"token-{n}", 1_800_000_000 + n) for n in range(4)]
+    assert webhook_token_key("a", 1_800_000_000) != webhook_token_key("b", 1_800_000_000)
+    assert webhook_token_key("a", 1_800_000_000).endswith(replay_digest("a"))
