@@ -143,10 +143,10 @@ _V4 = _both(
     "DROP INDEX delivery_keys_by_delivery",
 )
 
-# Replay records. A webhook token's digest is kept with its delivery (pruned with it); the first
-# delivery to carry a token is in the unique index, the later ones are marked token_reused, so a
-# probe finds at most one row however often a captured token is replayed. Lifecycle tokens are
-# kept apart, with the digest of the body they came with, until they expire.
+# Replay records (see _replays). A webhook token's key (its exp, then a digest) is kept with its
+# delivery and pruned with it; the first delivery to carry a token is in the unique index, later
+# ones are marked token_reused, so a probe finds at most one row however often a captured token is
+# replayed. Lifecycle tokens are kept apart, with the digest of their first body, until they expire.
 _V6 = _both(
     "ALTER TABLE deliveries ADD COLUMN token_digest {blob}",
     "ALTER TABLE deliveries ADD COLUMN token_reused INTEGER NOT NULL DEFAULT 0",

@@ -1,5 +1,6 @@
-"""The delivery log's writer: group commit of concurrent deliveries, duplicate detection, and a
-bounded, lossy lane for rejections so that junk can neither fill the disk nor slow real ingest."""
+"""The delivery log's writer: group commit of concurrent deliveries, duplicate and replay
+detection, and a bounded, lossy lane for rejections so that junk can neither fill the disk nor
+slow real ingest."""
 
 from __future__ import annotations
 
