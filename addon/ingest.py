@@ -9,6 +9,7 @@ from typing import Any
 
 import descriptor
 from addon.auth import (
+    TokenReplayed,
     VerifiedToken,
     canonical_request,
     decode_unverified,
@@ -19,7 +20,14 @@ from addon.auth import (
 from addon.errors import Refusal
 from addon.incoming import Incoming, parse_json_object
 from addon.redact import mask_credentials, safe_headers
-from addon.store import DeliveryStatus, NewDelivery, Recorded, Store, TenantState
+from addon.store import (
+    DeliveryStatus,
+    NewDelivery,
+    Recorded,
+    Store,
+    TenantState,
+    webhook_token_key,
+)
 from addon.tenancy import TenantCache
 
 __all__ = [
@@ -163,6 +171,7 @@ def accepted_record(
     qsh: str | None = None,
     verification: Mapping[str, Any] | None = None,
     also_drop: Iterable[str] = (),
+    token_digest: bytes | None = None,
 ) -> NewDelivery:
     """A verified delivery ready for the log, with its normalised view.
 
@@ -197,6 +206,7 @@ def accepted_record(
         actor=view.actor,
         search_keys=view.search_keys(webhook_id),
         verification=verification,
+        token_digest=token_digest,
     )
 
 
@@ -290,8 +300,19 @@ class Ingest:
             token={"header": dict(verified.header), "claims": dict(verified.claims)},
             canonical=verified.canonical_request,
             qsh=verified.qsh_expected,
+            token_digest=webhook_token_key(token, verified.expires_at),
         )
-        return await self.store.writer.record(record)
+        recorded = await self.store.writer.record(record)
+        if recorded.status is DeliveryStatus.REJECTED:
+            replayed = TokenReplayed(recorded.reason or "this token was already used")
+            logger.info(
+                "refused %s %s: %s",
+                request.method,
+                mask_credentials(request.target),
+                replayed.reason,
+            )
+            raise replayed
+        return recorded
 
 
 def _claimed_issuer(token: str | None) -> str | None:

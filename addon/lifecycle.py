@@ -9,6 +9,8 @@ from typing import Any
 import descriptor
 from addon.auth import (
     InstallKeyFetcher,
+    TokenReplayed,
+    TokenSuperseded,
     VerifiedToken,
     extract_token,
     verify_install,
@@ -16,7 +18,7 @@ from addon.auth import (
 )
 from addon.errors import BadRequest, Unauthorized
 from addon.incoming import Incoming, parse_json_object
-from addon.store import Store, TenantState
+from addon.store import Store, Superseded, TenantState
 from addon.tenancy import TenantCache
 
 __all__ = ["Lifecycle"]
@@ -56,7 +58,7 @@ class Lifecycle:
 
     async def _verify_install(self, request: Incoming, client_key: str) -> VerifiedToken:
         token = extract_token(request.authorization, request.query_jwt)
-        return await verify_install(
+        verified = await verify_install(
             token,
             method=request.method,
             url=request.target,
@@ -66,17 +68,32 @@ class Lifecycle:
             key_for=self.keys.get,
             leeway=self.leeway,
         )
+        await self._admit(token, request, verified)
+        return verified
+
+    async def _admit(self, token: str, request: Incoming, verified: VerifiedToken) -> None:
+        """Refuse a token seen before with another body: the signature does not cover the body."""
+        admitted = await self.store.lifecycle_tokens.admit(
+            token, request.body, expires_at=verified.expires_at + self.leeway
+        )
+        if not admitted:
+            raise TokenReplayed(
+                "this lifecycle token was already used with another body;"
+                " Jira signs each callback anew"
+            )
 
     async def installed(self, request: Incoming) -> None:
-        """Create the tenant, or replace its secret: only with a token Atlassian signed (RS256)."""
+        """Create the tenant, or replace its secret: only with a token Atlassian signed (RS256),
+        never seen with another body, signed after the tenant's last lifecycle change."""
         extract_token(request.authorization, request.query_jwt)
         payload = self._payload(request, INSTALL_REQUIRED)
         if payload.get("installationId") is not None:
             payload["installationId"] = _installation_id(payload["installationId"])
         verified = await self._verify_install(request, payload["clientKey"])
-        tenant = await self.store.tenants.save_installation(
-            payload, iat=int(verified.claims.get("iat", 0))
-        )
+        try:
+            tenant = await self.store.tenants.save_installation(payload, iat=verified.issued_at)
+        except Superseded:
+            raise _superseded("installed", verified) from None
         self.tenants.invalidate(tenant.client_key)
         logger.info(
             "installed: tenant %s (%s) through %s%s",
@@ -90,8 +107,13 @@ class Lifecycle:
         """Mark the tenant uninstalled and erase its secret; idempotent."""
         extract_token(request.authorization, request.query_jwt)
         payload = self._payload(request, UNINSTALL_REQUIRED)
-        await self._verify_install(request, payload["clientKey"])
-        known = await self.store.tenants.mark_uninstalled(payload["clientKey"])
+        verified = await self._verify_install(request, payload["clientKey"])
+        try:
+            known = await self.store.tenants.mark_uninstalled(
+                payload["clientKey"], iat=verified.issued_at
+            )
+        except Superseded:
+            raise _superseded("uninstalled", verified) from None
         self.tenants.invalidate(payload["clientKey"])
         logger.info("uninstalled: tenant %s%s", payload["clientKey"], "" if known else " (unknown)")
 
@@ -122,15 +144,14 @@ class Lifecycle:
             secret_for=self.tenants.secret_for,
             leeway=self.leeway,
         )
-        issuer = str(verified.claims["iss"])
+        issuer = verified.client_key
         if client_key is not None and client_key != issuer:
             raise Unauthorized(
                 f"the token was issued by {issuer}, but the payload names {client_key}",
                 code="issuer_mismatch",
             )
-        changed = await self.store.tenants.set_state(
-            issuer, state, iat=int(verified.claims.get("iat", 0))
-        )
+        await self._admit(token, request, verified)
+        changed = await self.store.tenants.set_state(issuer, state, iat=verified.issued_at)
         self.tenants.invalidate(issuer)
         logger.info("%s: tenant %s%s", state.value, issuer, "" if changed else " (older; ignored)")
 
@@ -144,6 +165,13 @@ def _installation_id(value: object) -> str:
             f"installationId must be {descriptor.INSTALLATION_ARI_PREFIX}<uuid>",
             code="invalid_payload",
         ) from None
+
+
+def _superseded(event: str, verified: VerifiedToken) -> TokenSuperseded:
+    return TokenSuperseded(
+        f"this {event} token was signed (iat {verified.issued_at}) before the tenant's last"
+        " lifecycle change, or in the same second as its uninstall"
+    )
 
 
 def _claimed_client_key(body: bytes) -> str | None:

@@ -18,8 +18,12 @@ __all__ = [
     "MissingKeyId",
     "MissingToken",
     "QshMismatch",
+    "TimeClaimOutOfRange",
     "TokenExpired",
+    "TokenLifetimeTooLong",
     "TokenNotYetValid",
+    "TokenReplayed",
+    "TokenSuperseded",
     "UnknownKey",
     "UnknownTenant",
 ]
@@ -55,6 +59,32 @@ class InvalidSignature(Unauthorized):
 
 class TokenExpired(Unauthorized):
     code = "token_expired"
+
+
+class TokenLifetimeTooLong(Unauthorized):
+    """`exp` lies more than an hour (plus the leeway) after the token's `iat`, or after now."""
+
+    code = "token_lifetime_too_long"
+
+
+class TimeClaimOutOfRange(Unauthorized):
+    """`iat`, `nbf` or `exp` is a number, but not a time within ten years of now."""
+
+    code = "time_claim_out_of_range"
+
+
+class TokenReplayed(Unauthorized):
+    """A token already seen with the same webhook identifier, or lifecycle event, and another body:
+    the signature does not cover the body, so it was captured and sent again."""
+
+    code = "token_replayed"
+
+
+class TokenSuperseded(Unauthorized):
+    """A lifecycle token signed before the tenant's last lifecycle change (or, after an uninstall,
+    in the same second)."""
+
+    code = "token_superseded"
 
 
 class TokenNotYetValid(Unauthorized):

@@ -23,7 +23,9 @@ from ._errors import (
     InvalidSignature,
     MalformedToken,
     MissingClaim,
+    TimeClaimOutOfRange,
     TokenExpired,
+    TokenLifetimeTooLong,
     TokenNotYetValid,
 )
 
@@ -36,6 +38,11 @@ __all__ = [
 ]
 
 MAX_TOKEN_LENGTH = 8192
+MAX_LIFETIME = 3_600
+"""The longest a token may be valid (Atlassian's examples live 180 s): a captured token with a
+far `exp` would otherwise be replayable for that long."""
+TIME_WINDOW = 3_653 * 86_400
+"""How far from now `iat`, `nbf` and `exp` may lie: ten years."""
 
 _ALGORITHMS: dict[str, Algorithm] = {
     name: algorithm
@@ -155,11 +162,13 @@ def check_rs256(
 
 
 def check_times(claims: Mapping[str, Any], *, leeway: int, now: float | None = None) -> None:
-    """Require `exp` and `iat`; refuse an expired token or one issued in the future."""
+    """Require `exp` and `iat`; refuse an expired token, one issued in the future, one valid for
+    longer than `MAX_LIFETIME`, and any time claim that is not within `TIME_WINDOW` of now."""
     if now is None:
         now = time.time()
-    exp = _time_claim(claims, "exp")
-    iat = _time_claim(claims, "iat")
+    exp = _time_claim(claims, "exp", now)
+    iat = _time_claim(claims, "iat", now)
+    nbf = _time_claim(claims, "nbf", now) if "nbf" in claims else None
     if now >= exp + leeway:
         raise TokenExpired(
             f"the token expired {math.floor(now - exp)} s ago (leeway {leeway} s);"
@@ -170,8 +179,19 @@ def check_times(claims: Mapping[str, Any], *, leeway: int, now: float | None = N
             f"the token was issued {math.ceil(iat - now)} s in the future (leeway {leeway} s);"
             " check that the server's clock is right"
         )
-    if "nbf" in claims and _time_claim(claims, "nbf") > now + leeway:
+    if nbf is not None and nbf > now + leeway:
         raise TokenNotYetValid(f"the token is not valid before its nbf (leeway {leeway} s)")
+    longest = MAX_LIFETIME + leeway
+    if exp - iat > longest:
+        raise TokenLifetimeTooLong(
+            f"the token's exp lies {exp - iat} s after its iat; at most {MAX_LIFETIME} s"
+            f" (leeway {leeway} s) are accepted"
+        )
+    if exp > now + longest:
+        raise TokenLifetimeTooLong(
+            f"the token's exp lies {math.ceil(exp - now)} s from now; at most {MAX_LIFETIME} s"
+            f" (leeway {leeway} s) are accepted; check that the server's clock is right"
+        )
 
 
 @functools.lru_cache(maxsize=64)
@@ -186,13 +206,19 @@ def load_rsa_public_key(pem: str | bytes) -> RSAPublicKey:
     return key
 
 
-def _time_claim(claims: Mapping[str, Any], name: str) -> float:
+def _time_claim(claims: Mapping[str, Any], name: str, now: float) -> int:
+    """A time claim in whole seconds (a fraction is floored), within `TIME_WINDOW` of `now`."""
     value = claims.get(name)
     if value is None:
         raise MissingClaim(f"the token has no {name} claim")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         _malformed(f"the token's {name} claim is not a number of seconds")
-    return value
+    if abs(value - now) > TIME_WINDOW:
+        raise TimeClaimOutOfRange(
+            f"the token's {name} claim is not a time within ten years of now;"
+            " check that the server's clock is right"
+        )
+    return math.floor(value)
 
 
 def _b64decode(segment: bytes, name: str) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -50,6 +51,16 @@ class VerifiedToken:
     def client_key(self) -> str:
         """The tenant's clientKey (the `iss` claim)."""
         return str(self.claims["iss"])
+
+    @property
+    def issued_at(self) -> int:
+        """The `iat` claim in whole seconds (verification checked it is a time near now)."""
+        return math.floor(float(self.claims["iat"]))
+
+    @property
+    def expires_at(self) -> int:
+        """The `exp` claim in whole seconds."""
+        return math.floor(float(self.claims["exp"]))
 
 
 def extract_token(authorization: str | None, query_jwt: str | None) -> str:

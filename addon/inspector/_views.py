@@ -64,6 +64,7 @@ class RowView:
     handler_label: str
     attempts: int
     detail_url: str
+    token_reused: bool
 
 
 def row_view(delivery: Delivery, tenant: Tenant | None, detail_url: UrlFor) -> RowView:
@@ -85,6 +86,7 @@ def row_view(delivery: Delivery, tenant: Tenant | None, detail_url: UrlFor) -> R
         handler_label=HANDLER_LABELS[delivery.handler_state],
         attempts=delivery.attempts,
         detail_url=detail_url(delivery.id),
+        token_reused=delivery.token_reused,
     )
 
 

@@ -14,7 +14,9 @@ the shared secret (HS256).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -176,6 +178,8 @@ async def install(
             f"{verb}{through}: add-on {addon.key} (baseUrl {addon.base_url}) on {site.base_url}"
             f" (clientKey {site.client_key})"
         )
+        if existing is not None:
+            await _past_the_second_of(existing.updated_at)
         await _signed_install_call(client, addon, site, "installed", key_server, report)
         state = state.with_installation(
             new_installation(
@@ -284,6 +288,18 @@ def _installation_id(
     if not forge:
         return None
     return current or SimulatedSite.new_installation_id()
+
+
+async def _past_the_second_of(moment: float) -> None:
+    """Wait until the clock has left the second of `moment` (the site's last lifecycle change).
+
+    Tokens carry whole seconds and no nonce: a re-install signed in the same second as the last
+    change would be refused, as a replay (the same token with another secret) or as signed no
+    later than an uninstall. Jira never re-installs that fast; a script driving the simulator may.
+    """
+    delay = math.floor(moment) + 1 - time.time()
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 def _hs256(site: SimulatedSite, addon: AddonDescriptor) -> Callable[[str], str]:

@@ -6,8 +6,9 @@ from addon.store._deliveries import DeliveryFilter, DeliveryReads
 from addon.store._migrations import MIGRATIONS, migrate
 from addon.store._queue import NotReplayable, WorkQueue, replay_refusal
 from addon.store._records import Delivery, DeliveryStatus, HandlerState, NewDelivery, Recorded
+from addon.store._replays import LifecycleTokens, replay_digest, webhook_token_key
 from addon.store._store import Store, open_store
-from addon.store._tenants import Tenant, Tenants, TenantState
+from addon.store._tenants import Superseded, Tenant, Tenants, TenantState
 from addon.store._writer import DeliveryWriter
 
 __all__ = [
@@ -20,12 +21,14 @@ __all__ = [
     "DeliveryStatus",
     "DeliveryWriter",
     "HandlerState",
+    "LifecycleTokens",
     "NewDelivery",
     "NotReplayable",
     "Recorded",
     "SecretBox",
     "Store",
     "StoreUnavailable",
+    "Superseded",
     "Tenant",
     "TenantState",
     "Tenants",
@@ -34,5 +37,7 @@ __all__ = [
     "generate_key",
     "migrate",
     "open_store",
+    "replay_digest",
     "replay_refusal",
+    "webhook_token_key",
 ]

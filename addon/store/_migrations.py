@@ -143,6 +143,23 @@ _V4 = _both(
     "DROP INDEX delivery_keys_by_delivery",
 )
 
+# Replay records (see _replays). A webhook token's key (its exp, then a digest) is kept with its
+# delivery and pruned with it; the first delivery to carry a token is in the unique index, later
+# ones are marked token_reused, so a probe finds at most one row however often a captured token is
+# replayed. Lifecycle tokens are kept apart, with the digest of their first body, until they expire.
+_V6 = _both(
+    "ALTER TABLE deliveries ADD COLUMN token_digest {blob}",
+    "ALTER TABLE deliveries ADD COLUMN token_reused INTEGER NOT NULL DEFAULT 0",
+    """CREATE UNIQUE INDEX deliveries_first_of_token ON deliveries (token_digest)
+        WHERE token_digest IS NOT NULL AND token_reused = 0""",
+    """CREATE TABLE lifecycle_tokens (
+        token_digest {blob} PRIMARY KEY,
+        body_digest {blob} NOT NULL,
+        expires_at {real} NOT NULL
+    )""",
+    "CREATE INDEX lifecycle_tokens_by_expiry ON lifecycle_tokens (expires_at)",
+)
+
 # A delivery keeps what its door verified (the inspector shows it; never a secret), and how often
 # and when its handlers were run again on request.
 _V7 = _both(
@@ -174,6 +191,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         4, "search by webhook identifier through the duplicate guard; covering key index", *_V4
     ),
+    Migration(6, "replay records: webhook token digests, lifecycle tokens until they expire", *_V6),
     Migration(7, "what a delivery's door verified; how often and when it was replayed", *_V7),
     Migration(8, "every installation id a tenant has had (Connect on Forge)", *_V8),
 )

@@ -58,15 +58,19 @@ class NewDelivery:
     actor: str | None = None
     search_keys: tuple[str, ...] = ()
     verification: Mapping[str, Any] | None = None
+    token_digest: bytes | None = None
+    """What replay checks compare of its token (`webhook_token_key`), never the token itself."""
 
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """The outcome of writing one delivery."""
+    """The outcome of writing one delivery (REJECTED: its token was replayed with another body)."""
 
     id: int
     status: DeliveryStatus
     duplicate_of: int | None = None
+    token_reused: bool = False
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +112,8 @@ class Delivery:
     verification: Mapping[str, Any] | None = None
     replays: int = 0
     replayed_at: float | None = None
+    token_reused: bool = False
+    """Its token was seen before on another delivery (Jira may send one token twice; see README)."""
 
     @classmethod
     def from_row(cls, row: Row) -> Delivery:
@@ -147,6 +153,7 @@ class Delivery:
             verification=json.loads(row["verification"]) if row["verification"] else None,
             replays=int(row["replays"]),
             replayed_at=row["replayed_at"],
+            token_reused=bool(row["token_reused"]),
         )
 
     def payload(self) -> Any:

@@ -10,6 +10,7 @@ from addon.store._deliveries import DeliveryReads
 from addon.store._migrations import migrate
 from addon.store._queue import WorkQueue
 from addon.store._records import HandlerState
+from addon.store._replays import LifecycleTokens
 from addon.store._tenants import Tenants
 from addon.store._writer import DeliveryWriter
 
@@ -17,7 +18,8 @@ __all__ = ["Store", "open_store"]
 
 
 class Store:
-    """Tenants, the delivery log (writer and reads) and the work queue on one database."""
+    """Tenants, the delivery log (writer and reads), the work queue and the lifecycle tokens seen,
+    on one database."""
 
     def __init__(
         self,
@@ -39,6 +41,7 @@ class Store:
             on_committed=on_committed,
         )
         self.queue = WorkQueue(db)
+        self.lifecycle_tokens = LifecycleTokens(db)
 
     async def start(self) -> None:
         await self.writer.start()

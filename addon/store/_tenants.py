@@ -12,7 +12,7 @@ from typing import Any
 from addon.store._crypto import DecryptionError, SecretBox, is_encrypted
 from addon.store._db import Db, Row
 
-__all__ = ["Tenant", "TenantState", "Tenants"]
+__all__ = ["Superseded", "Tenant", "TenantState", "Tenants"]
 
 SECRET_FIELDS = frozenset({"sharedSecret", "publicKey"})
 
@@ -22,6 +22,10 @@ class TenantState(enum.StrEnum):
     ENABLED = "enabled"
     DISABLED = "disabled"
     UNINSTALLED = "uninstalled"
+
+
+class Superseded(Exception):
+    """A lifecycle change signed later (by the tokens' `iat`) is already stored for the tenant."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +112,11 @@ class Tenants:
         return [self._tenant(row) for row in rows]
 
     async def save_installation(self, payload: Mapping[str, Any], *, iat: int) -> Tenant:
-        """Create the tenant or replace its secret and details (a re-install rotates the secret)."""
+        """Create the tenant or replace its secret and details (a re-install rotates the secret).
+
+        Raises `Superseded` if the tenant's last lifecycle change was signed after `iat`, or is an
+        uninstall signed in the same second: an uninstall stays final against what came before it.
+        """
         client_key = str(payload["clientKey"])
         secret = self._box.encrypt(str(payload["sharedSecret"]), client_key)
         kept = {k: v for k, v in payload.items() if k not in SECRET_FIELDS}
@@ -129,7 +137,7 @@ class Tenants:
             now,
         )
         async with self._db.connection() as conn, conn.transaction():
-            await conn.execute(
+            count = await conn.execute(
                 """INSERT INTO tenants (shared_secret, base_url, display_url, product_type,
                        description, oauth_client_id, installation_id, payload, state, state_iat,
                        installed_at, updated_at, uninstalled_at, client_key)
@@ -142,9 +150,13 @@ class Tenants:
                        installation_id = excluded.installation_id, payload = excluded.payload,
                        state = excluded.state, state_iat = excluded.state_iat,
                        installed_at = excluded.installed_at, updated_at = excluded.updated_at,
-                       uninstalled_at = NULL""",
-                (*values, client_key),
+                       uninstalled_at = NULL
+                   WHERE tenants.state_iat < excluded.state_iat
+                       OR (tenants.state_iat = excluded.state_iat AND tenants.state <> ?)""",
+                (*values, client_key, TenantState.UNINSTALLED.value),
             )
+            if count == 0:
+                raise Superseded(f"tenant {client_key} changed after the install was signed")
             if installation_id is not None:
                 await conn.execute(
                     """INSERT INTO tenant_installations
@@ -178,16 +190,35 @@ class Tenants:
         )
         return None if row is None else await self.get(row["client_key"])
 
-    async def mark_uninstalled(self, client_key: str) -> bool:
-        """Mark uninstalled and erase the secret; True if the tenant exists."""
+    async def mark_uninstalled(self, client_key: str, *, iat: int | None = None) -> bool:
+        """Mark uninstalled and erase the secret; True if the tenant exists.
+
+        With `iat` (the token's) the uninstall is ordered: raises `Superseded` if the tenant's last
+        lifecycle change was signed later, and is remembered so that nothing signed before it (or
+        in the same second) installs the tenant again. Uninstalling twice changes nothing.
+        """
         now = time.time()
-        count = await self._db.execute(
-            """UPDATE tenants SET state = ?, shared_secret = NULL, updated_at = ?,
-                   uninstalled_at = COALESCE(uninstalled_at, ?)
-               WHERE client_key = ?""",
-            (TenantState.UNINSTALLED.value, now, now, client_key),
-        )
-        return count > 0
+        uninstalled = TenantState.UNINSTALLED.value
+        if iat is None:
+            count = await self._db.execute(
+                """UPDATE tenants SET state = ?, shared_secret = NULL, updated_at = ?,
+                       uninstalled_at = COALESCE(uninstalled_at, ?)
+                   WHERE client_key = ?""",
+                (uninstalled, now, now, client_key),
+            )
+        else:
+            count = await self._db.execute(
+                """UPDATE tenants SET state = ?, shared_secret = NULL, updated_at = ?,
+                       uninstalled_at = COALESCE(uninstalled_at, ?),
+                       state_iat = CASE WHEN state_iat < ? THEN ? ELSE state_iat END
+                   WHERE client_key = ? AND (state = ? OR state_iat <= ?)""",
+                (uninstalled, now, now, iat, iat, client_key, uninstalled, iat),
+            )
+        if count > 0:
+            return True
+        if await self.get(client_key) is None:
+            return False
+        raise Superseded(f"tenant {client_key} changed after the uninstall was signed")
 
     async def set_state(self, client_key: str, state: TenantState, *, iat: int) -> bool:
         """Set enabled/disabled unless uninstalled or a newer (by token iat) state is stored."""

@@ -1,5 +1,6 @@
-"""The delivery log's writer: group commit of concurrent deliveries, duplicate detection, and a
-bounded, lossy lane for rejections so that junk can neither fill the disk nor slow real ingest."""
+"""The delivery log's writer: group commit of concurrent deliveries, duplicate and replay
+detection, and a bounded, lossy lane for rejections so that junk can neither fill the disk nor
+slow real ingest."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from addon.store._db import Conflict, Connection, Db, StoreUnavailable
 from addon.store._records import DeliveryStatus, HandlerState, NewDelivery, Recorded
+from addon.store._replays import REPLAYED, Seen, first_sightings, judge, seen_in
 
 __all__ = ["DeliveryWriter"]
 
@@ -26,7 +28,7 @@ _COLUMNS = (
     "reason", "error_code", "method", "path", "context", "token", "canonical_request",
     "qsh_expected", "headers", "body", "body_size", "resource", "action", "issue_key",
     "project_key", "sprint_id", "actor", "handler_state", "next_attempt_at", "duplicate_of",
-    "verification",
+    "verification", "token_digest", "token_reused",
 )  # fmt: skip
 _INSERT = (
     f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
@@ -184,35 +186,31 @@ class DeliveryWriter:
         async with conn.transaction():
             ids = await self._allocate_ids(conn, len(batch) + len(rejections))
             existing = await self._existing(conn, batch)
+            firsts = await first_sightings(conn, batch)
             results: list[Recorded] = []
             rows: list[tuple[Any, ...]] = []
             keys: list[tuple[str, int]] = []
             for delivery, delivery_id in zip(batch, ids, strict=False):
-                original = None
-                status = delivery.status
-                dedupe = (delivery.origin_kind, delivery.origin, delivery.webhook_id)
-                if status is DeliveryStatus.ACCEPTED and delivery.webhook_id is not None:
-                    original = existing.get(dedupe)
-                    if original is None:
-                        existing[dedupe] = delivery_id
-                    else:
-                        status = DeliveryStatus.DUPLICATE
-                rows.append(self._row(delivery, delivery_id, status, original))
+                result, digest = judge(delivery, delivery_id, firsts, existing)
+                rows.append(self._row(delivery, result, digest))
+                results.append(result)
+                if result.status is DeliveryStatus.REJECTED:
+                    continue
                 # An accepted delivery's identifier is already in deliveries_one_accepted, which
                 # searches use: a second copy in delivery_keys would be one more random page
                 # written per delivery (identifiers are random), the costliest part of a write.
-                indexed = delivery.webhook_id if status is DeliveryStatus.ACCEPTED else None
+                indexed = delivery.webhook_id if result.status is DeliveryStatus.ACCEPTED else None
                 keys.extend(
                     (_storable(key), delivery_id) for key in delivery.search_keys if key != indexed
                 )
-                results.append(Recorded(delivery_id, status, original))
             for delivery, delivery_id in zip(rejections, ids[len(batch) :], strict=True):
-                rows.append(self._row(delivery, delivery_id, DeliveryStatus.REJECTED, None))
+                rows.append(self._row(delivery, Recorded(delivery_id, DeliveryStatus.REJECTED)))
             await conn.executemany(_INSERT, rows)
             if keys:
                 await conn.executemany(_INSERT_KEY, keys)
-            if rejections:
-                await self._prune_rejections(conn, len(rejections))
+            replays = sum(r.status is DeliveryStatus.REJECTED for r in results)
+            if rejections or replays:
+                await self._prune_rejections(conn, len(rejections) + replays)
         return results
 
     async def _write_one_by_one(
@@ -234,15 +232,15 @@ class DeliveryWriter:
         return results
 
     def _row(
-        self,
-        delivery: NewDelivery,
-        delivery_id: int,
-        status: DeliveryStatus,
-        duplicate_of: int | None,
+        self, delivery: NewDelivery, recorded: Recorded, digest: bytes | None = None
     ) -> tuple[Any, ...]:
+        """The row of `delivery` as `recorded`, with the digest of its token kept for later
+        comparisons; a replay found here (of a delivery that passed) is written as rejected."""
+        status = recorded.status
         pending = status is DeliveryStatus.ACCEPTED and self._handler_state is HandlerState.PENDING
+        replayed = status is DeliveryStatus.REJECTED and delivery.status is not status
         return tuple(_storable(value) for value in (
-            delivery_id,
+            recorded.id,
             delivery.received_at,
             delivery.origin_kind,
             delivery.origin,
@@ -251,8 +249,8 @@ class DeliveryWriter:
             delivery.retry,
             delivery.flow,
             status.value,
-            delivery.reason,
-            delivery.error_code,
+            recorded.reason if replayed else delivery.reason,
+            REPLAYED if replayed else delivery.error_code,
             delivery.method,
             delivery.path,
             _to_json(dict(delivery.context)),
@@ -270,8 +268,10 @@ class DeliveryWriter:
             delivery.actor,
             (HandlerState.PENDING if pending else HandlerState.NONE).value,
             delivery.received_at if pending else None,
-            duplicate_of,
+            recorded.duplicate_of,
             _to_json(dict(delivery.verification)) if delivery.verification is not None else None,
+            digest,
+            1 if recorded.token_reused else 0,
         ))  # fmt: skip
 
     async def _allocate_ids(self, conn: Connection, count: int) -> list[int]:
@@ -293,12 +293,12 @@ class DeliveryWriter:
 
     async def _existing(
         self, conn: Connection, batch: Sequence[NewDelivery]
-    ) -> dict[tuple[str, str | None, str | None], int]:
+    ) -> dict[tuple[str, str | None, str | None], Seen]:
         wanted: dict[tuple[str, str | None], set[str]] = {}
         for d in batch:
             if d.webhook_id is not None and d.status is DeliveryStatus.ACCEPTED:
                 wanted.setdefault((d.origin_kind, d.origin), set()).add(d.webhook_id)
-        found: dict[tuple[str, str | None, str | None], int] = {}
+        found: dict[tuple[str, str | None, str | None], Seen] = {}
         for (origin_kind, origin), webhook_ids in wanted.items():
             # One probe of deliveries_one_accepted (origin_kind, origin, webhook_id) per identifier,
             # whatever the size of the log. SQLite is told the index: left to itself it walks every
@@ -306,14 +306,14 @@ class DeliveryWriter:
             # million rows.
             marks = ", ".join("?" for _ in webhook_ids)
             rows = await conn.fetch_all(
-                "SELECT webhook_id, id FROM deliveries"
+                "SELECT webhook_id, id, token_digest, body FROM deliveries"
                 + ("" if self._db.postgres else " INDEXED BY deliveries_one_accepted")
                 + " WHERE origin_kind = ? AND "
                 + ("origin IS NULL" if origin is None else "origin = ?")
                 + f" AND status = 'accepted' AND webhook_id IN ({marks})",
                 (origin_kind, *(() if origin is None else (origin,)), *webhook_ids),
             )
-            found.update({(origin_kind, origin, r["webhook_id"]): int(r["id"]) for r in rows})
+            found.update({(origin_kind, origin, r["webhook_id"]): seen_in(r) for r in rows})
         return found
 
     async def _prune_rejections(self, conn: Connection, added: int) -> None:

@@ -18,7 +18,9 @@ from addon.auth import (
     InvalidSignature,
     MalformedToken,
     MissingClaim,
+    TimeClaimOutOfRange,
     TokenExpired,
+    TokenLifetimeTooLong,
     TokenNotYetValid,
     decode_unverified,
     encode_hs256,
@@ -27,7 +29,7 @@ from addon.auth import (
     verify_rs256,
 )
 from addon.errors import Refusal
-from tests.auth.keyserver import RsaKey
+from tests.auth.keyserver import RsaKey, make_rsa_key
 
 NOW = 1_700_000_000
 SECRET = "ATCO" + "s3cr3t-" * 56
@@ -381,3 +383,86 @@ def test_no_reason_contains_the_token_or_the_secret(claims: dict[str, Any], secr
     with pytest.raises(Refusal) as caught:
         verify_hs256(token, secret, leeway=0, now=NOW)
     assert_safe(caught.value, token, SECRET, secret, *token.split("."))
+
+
+HOUR = 3_600
+TEN_YEARS = 3_653 * 86_400
+
+
+@pytest.mark.parametrize(
+    ("iat_offset", "exp_offset", "leeway", "accepted"),
+    [
+        (0, HOUR, 0, True),
+        (0, HOUR + 1, 0, False),
+        (0, HOUR + 30, 30, True),
+        (0, HOUR + 31, 30, False),
+        (-600, HOUR - 600, 0, True),
+        (-600, HOUR - 599, 0, False),
+        (0, 10 * 86_400, 30, False),
+    ],
+)
+def test_exp_at_most_an_hour_after_iat(
+    iat_offset: int, exp_offset: int, leeway: int, accepted: bool
+) -> None:
+    token = encode_hs256({**CLAIMS, "iat": NOW + iat_offset, "exp": NOW + exp_offset}, SECRET)
+    if accepted:
+        verify_hs256(token, SECRET, leeway=leeway, now=NOW)
+        return
+    with pytest.raises(TokenLifetimeTooLong) as caught:
+        verify_hs256(token, SECRET, leeway=leeway, now=NOW)
+    assert caught.value.code == "token_lifetime_too_long"
+    assert caught.value.status == 401
+    assert f"leeway {leeway} s" in caught.value.reason
+
+
+def test_exp_at_most_an_hour_after_now() -> None:
+    """An iat in the future (within the leeway) does not stretch how long a token lives."""
+    token = encode_hs256({**CLAIMS, "iat": NOW + 30, "exp": NOW + 30 + HOUR}, SECRET)
+    verify_hs256(token, SECRET, leeway=30, now=NOW)
+    stretched = encode_hs256({**CLAIMS, "iat": NOW + 30, "exp": NOW + 60 + HOUR}, SECRET)
+    with pytest.raises(TokenLifetimeTooLong, match="from now"):
+        verify_hs256(stretched, SECRET, leeway=30, now=NOW)
+
+
+@pytest.mark.parametrize("claim", ["iat", "exp", "nbf"])
+@pytest.mark.parametrize(
+    "value",
+    ["1e308", "-1e300", str(NOW + TEN_YEARS + 1), str(NOW - TEN_YEARS - 1), str(2**70), "-1"],
+)
+def test_time_claims_within_ten_years_of_now(claim: str, value: str) -> None:
+    times = {"iat": str(NOW), "exp": str(NOW + 180), "nbf": str(NOW)}
+    times[claim] = value
+    claims = ", ".join(f'"{name}": {text}' for name, text in times.items())
+    token = signed({"alg": "HS256"}, f'{{"iss": "jira:1", "qsh": "q", {claims}}}'.encode())
+    with pytest.raises(TimeClaimOutOfRange) as caught:
+        verify_hs256(token, SECRET, leeway=30, now=NOW)
+    assert caught.value.code == "time_claim_out_of_range"
+    assert caught.value.status == 401
+    assert claim in caught.value.reason
+
+
+def test_time_claims_at_the_edge_of_ten_years_are_checked_as_times() -> None:
+    old = encode_hs256({**CLAIMS, "iat": NOW - TEN_YEARS, "exp": NOW - TEN_YEARS + 180}, SECRET)
+    with pytest.raises(TokenExpired):
+        verify_hs256(old, SECRET, leeway=30, now=NOW)
+    late = encode_hs256({**CLAIMS, "nbf": NOW + TEN_YEARS}, SECRET)
+    with pytest.raises(TokenNotYetValid):
+        verify_hs256(late, SECRET, leeway=30, now=NOW)
+
+
+def test_fractional_times_are_floored() -> None:
+    token = encode_hs256({**CLAIMS, "iat": NOW + 0.9, "exp": NOW + HOUR + 0.9}, SECRET)
+    assert verify_hs256(token, SECRET, leeway=0, now=NOW)["iat"] == NOW + 0.9
+    expired = encode_hs256({**CLAIMS, "iat": NOW - 10.5, "exp": NOW + 0.9}, SECRET)
+    with pytest.raises(TokenExpired):
+        verify_hs256(expired, SECRET, leeway=0, now=NOW)
+
+
+def test_time_bounds_apply_to_install_tokens() -> None:
+    key = make_rsa_key()
+    far = {**CLAIMS, "exp": 1e308}
+    with pytest.raises(TimeClaimOutOfRange):
+        verify_rs256(encode_rs256(far, key.private_pem, "k"), key.public_pem, leeway=30, now=NOW)
+    long = {**CLAIMS, "exp": NOW + 2 * HOUR}
+    with pytest.raises(TokenLifetimeTooLong):
+        verify_rs256(encode_rs256(long, key.private_pem, "k"), key.public_pem, leeway=30, now=NOW)

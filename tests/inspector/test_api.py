@@ -22,6 +22,7 @@ from tests.inspector.support import (
     CREDENTIALS,
     api,
     eventually,
+    issue_payload,
     listed,
     send_comment,
     send_issue,
@@ -60,9 +61,11 @@ def bad_request(response: httpx.Response, code: str) -> dict[str, Any]:
 def test_filters(jira: Jira) -> None:
     site, other = jira.install(), jira.install()
     key = project()
-    first = send_issue(jira, site, f"{key}-1", identifier=f"{key}-same")
+    payload = issue_payload(f"{key}-1")  # a retry resends the same body
+    first = send_issue(jira, site, f"{key}-1", identifier=f"{key}-same", payload=payload)
     assert first.status_code == 204
-    assert send_issue(jira, site, f"{key}-1", identifier=f"{key}-same", retry=1).status_code == 204
+    retried = send_issue(jira, site, f"{key}-1", identifier=f"{key}-same", retry=1, payload=payload)
+    assert retried.status_code == 204
     assert send_issue(jira, site, f"{key}-12").status_code == 204
     assert send_comment(jira, site, f"{key}-1").status_code == 204
     assert send_wrong_qsh(jira, site, f"{key}-99").status_code == 401
@@ -370,3 +373,26 @@ def test_stream_filters_by_key(jira: Jira) -> None:
         messages = read_events(response, lambda m: deliveries_in(m))
     assert len(deliveries_in(messages)) == 1
     assert f"{key}-21" in deliveries_in(messages)[0]["html"]
+
+
+def test_a_reused_token_is_marked_in_the_list_detail_and_pages(jira: Jira) -> None:
+    site = jira.install()
+    key = project()
+    target = (
+        f"/webhooks/jira/issue-created?issueKey={key}-1&issueId=10001"
+        f"&projectKey={key}&projectId=10000"
+    )
+    token = site.token(addon_base_url=jira.base_url, target=target)
+    assert send_issue(jira, site, f"{key}-1", identifier=f"{key}-a", token=token).status_code == 204
+    assert send_issue(jira, site, f"{key}-1", identifier=f"{key}-b", token=token).status_code == 204
+    second, first = listed(jira, client_key=site.client_key)
+    assert (first["webhook_id"], first["token_reused"]) == (f"{key}-a", False)
+    assert (second["webhook_id"], second["token_reused"]) == (f"{key}-b", True)
+    for delivery, reused in ((first, False), (second, True)):
+        detail = api(jira, f"/api/deliveries/{delivery['id']}").json()
+        assert detail["token_reused"] is reused
+        page = api(jira, f"/deliveries/{delivery['id']}").text
+        assert ('id="token-reused"' in page) is reused
+    rows = api(jira, "/", client_key=site.client_key).text
+    assert rows.count("token reused</span>") == 1
+    assert token not in rows and token.split(".")[2] not in rows

@@ -90,8 +90,11 @@ def site(server: Jira) -> SimulatedSite:
     """An installed site with some history: accepted, a duplicate, a failed handler, rejections."""
     site = server.install()
     assert send_issue(server, site, "DEMO-1", summary="First issue").status_code == 204
+    payload = issue_payload("DEMO-2")  # a retry resends the same body
     for retry in (0, 1):
-        response = send_issue(server, site, "DEMO-2", identifier="demo-2-once", retry=retry)
+        response = send_issue(
+            server, site, "DEMO-2", identifier="demo-2-once", retry=retry, payload=payload
+        )
         assert response.status_code == 204
     assert send_issue(server, site, "FAIL-1", summary="Its handler fails").status_code == 204
     stranger = SimulatedSite.generate("https://stranger.atlassian.net")

@@ -60,8 +60,10 @@ class Jira:
         self.keys.keys[site.kid] = site.public_key_pem
         return site
 
-    def install(self, node_url: str, site: SimulatedSite) -> httpx.Response:
-        token = site.install_token(addon_base_url=self.public_url, target="/installed")
+    def install(
+        self, node_url: str, site: SimulatedSite, *, now: float | None = None
+    ) -> httpx.Response:
+        token = site.install_token(addon_base_url=self.public_url, target="/installed", now=now)
         return httpx.post(
             node_url + "/installed",
             content=json.dumps(site.lifecycle_payload("installed", ADDON_KEY)),

@@ -4,6 +4,7 @@ instance's work. Both processes start at the same moment on a fresh database."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from tests.reliability.support import (
     start_together,
     until,
 )
+from tests.support.connect import ADDON_KEY
 from tests.support.live import LiveServer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -121,7 +123,9 @@ def test_rotation_through_one_is_honoured_by_the_other_within_a_second(cluster: 
         # B has the old secret in its cache now.
         assert jira.webhook(cluster.b.url, site, client=client).status_code == 204
         rotated = site.with_secret(SimulatedSite.new_secret())
-        assert jira.install(cluster.a.url, rotated).status_code == 204
+        # Signed a second later: the same token with another secret would be a replay.
+        later = time.time() + 1
+        assert jira.install(cluster.a.url, rotated, now=later).status_code == 204
         rotated_at = time.monotonic()
 
         def old_refused() -> bool:
@@ -138,6 +142,44 @@ def test_rotation_through_one_is_honoured_by_the_other_within_a_second(cluster: 
             refusal = assert_json_refusal(jira.webhook(server.url, site, client=client), 401)
             assert refusal["error"] == "invalid_signature"
             assert jira.webhook(server.url, rotated, client=client).status_code == 204
+
+
+def test_a_token_captured_at_one_instance_is_no_replay_at_the_other(
+    cluster: Cluster, site: SimulatedSite
+) -> None:
+    jira = cluster.jira
+    # A webhook token: no other body under its identifier; another identifier is marked.
+    target, body, headers = jira.webhook_request(site, "REL-7", "captured-1")
+    assert httpx.post(cluster.a.url + target, content=body, headers=headers).status_code == 204
+    forged = body.replace(b"REL-7", b"REL-8")
+    replay = httpx.post(cluster.b.url + target, content=forged, headers=headers)
+    assert assert_json_refusal(replay, 401)["error"] == "token_replayed"
+    elsewhere = {**headers, "X-Atlassian-Webhook-Identifier": "captured-2"}
+    assert httpx.post(cluster.b.url + target, content=forged, headers=elsewhere).status_code == 204
+    rows = query(
+        cluster.database_url,
+        "SELECT webhook_id, status, token_reused FROM deliveries"
+        " WHERE webhook_id LIKE 'captured-%' ORDER BY id",
+    )
+    assert [(r["webhook_id"], r["status"], r["token_reused"]) for r in rows] == [
+        ("captured-1", "accepted", 0),
+        ("captured-1", "rejected", 1),
+        ("captured-2", "accepted", 1),
+    ]
+    # A lifecycle token: the install captured at A cannot carry another secret through B.
+    other = jira.site()
+    token = other.install_token(addon_base_url=jira.public_url, target="/installed")
+    payload = other.lifecycle_payload("installed", ADDON_KEY)
+    sent = {"Content-Type": "application/json", "Authorization": f"JWT {token}"}
+    first = httpx.post(cluster.a.url + "/installed", content=json.dumps(payload), headers=sent)
+    assert first.status_code == 204, first.text
+    swapped = {**payload, "sharedSecret": SimulatedSite.new_secret()}
+    again = httpx.post(cluster.b.url + "/installed", content=json.dumps(swapped), headers=sent)
+    assert assert_json_refusal(again, 401)["error"] == "token_replayed"
+    assert (
+        jira.webhook(cluster.b.url, other.with_secret(swapped["sharedSecret"])).status_code == 401
+    )
+    assert jira.webhook(cluster.b.url, other).status_code == 204
 
 
 def unfinished(database_url: str) -> int:

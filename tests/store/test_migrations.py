@@ -62,6 +62,7 @@ def test_a_log_written_before_version_4_is_still_searched_and_deduplicated(
     import addon.store._migrations as migrations
 
     async def scenario() -> None:
+        # Every version but 4: the columns later versions add are there for today's writer.
         before_4 = tuple(m for m in MIGRATIONS if m.version != 4)
         monkeypatch.setattr(migrations, "MIGRATIONS", before_4)
         store = await open_store(database_url)

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from addon.store import DecryptionError, Store, TenantState, generate_key, open_store
+from addon.store import (
+    DecryptionError,
+    Store,
+    Superseded,
+    TenantState,
+    generate_key,
+    open_store,
+)
 from addon.store._crypto import SecretBox
 
 KEY_A = generate_key()
@@ -99,6 +106,47 @@ def test_state_changes_ordered_by_iat_and_never_revive_uninstalled(database_url:
         assert not await store.tenants.set_state("client-1", TenantState.ENABLED, iat=500)
         tenant = await store.tenants.get("client-1")
         assert tenant is not None and tenant.state is TenantState.UNINSTALLED
+
+    with_store(database_url, scenario)
+
+
+def test_lifecycle_changes_signed_before_the_last_one_are_superseded(database_url: str) -> None:
+    async def scenario(store: Store) -> None:
+        await store.tenants.save_installation(payload(secret="first"), iat=100)
+        assert await store.tenants.set_state("client-1", TenantState.ENABLED, iat=100)
+        again = await store.tenants.save_installation(payload(secret="same-second"), iat=100)
+        assert again.shared_secret == "same-second"
+        assert await store.tenants.set_state("client-1", TenantState.ENABLED, iat=110)
+        with pytest.raises(Superseded):
+            await store.tenants.save_installation(payload(secret="older"), iat=105)
+        with pytest.raises(Superseded):
+            await store.tenants.mark_uninstalled("client-1", iat=109)
+        tenant = await store.tenants.get("client-1")
+        assert tenant is not None and tenant.shared_secret == "same-second"
+        assert tenant.state is TenantState.ENABLED and tenant.state_iat == 110
+        assert not await store.tenants.mark_uninstalled("client-2", iat=200)
+
+    with_store(database_url, scenario)
+
+
+def test_an_uninstall_is_final_against_anything_signed_before_or_with_it(
+    database_url: str,
+) -> None:
+    async def scenario(store: Store) -> None:
+        await store.tenants.save_installation(payload(secret="jira"), iat=100)
+        assert await store.tenants.mark_uninstalled("client-1", iat=120)
+        for iat in (100, 119, 120):
+            with pytest.raises(Superseded):
+                await store.tenants.save_installation(payload(secret="replayed"), iat=iat)
+        assert await store.tenants.mark_uninstalled("client-1", iat=110)
+        assert await store.tenants.mark_uninstalled("client-1", iat=130)
+        with pytest.raises(Superseded):
+            await store.tenants.save_installation(payload(secret="replayed"), iat=130)
+        tenant = await store.tenants.get("client-1")
+        assert tenant is not None and tenant.state is TenantState.UNINSTALLED
+        assert tenant.shared_secret is None and tenant.state_iat == 130
+        back = await store.tenants.save_installation(payload(secret="reinstalled"), iat=131)
+        assert back.state is TenantState.INSTALLED and back.shared_secret == "reinstalled"
 
     with_store(database_url, scenario)
 

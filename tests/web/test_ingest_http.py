@@ -256,3 +256,42 @@ def test_disabled_tenant_deliveries_ignored(jira: Jira) -> None:
     [stored] = jira.deliveries(q="off-1")
     assert stored.status is DeliveryStatus.IGNORED
     assert stored.reason and "disabled" in stored.reason
+
+
+def test_a_token_reused_under_a_new_identifier_is_accepted_and_marked(
+    jira: Jira, site: Any
+) -> None:
+    """Jira sends one token to two webhooks of a URL in the same second; so may an attacker."""
+    target = "/webhooks/jira/issue-created?issueKey=REUSE-1"
+    token = site.token(addon_base_url=jira.base_url, target=target)
+    body = {"webhookEvent": "jira:issue_created", "issue": {"key": "REUSE-1"}}
+    other = {"webhookEvent": "jira:issue_created", "issue": {"key": "REUSE-1", "id": "2"}}
+    assert jira.webhook(site, target, body, identifier="reuse-1", token=token).status_code == 204
+    assert jira.webhook(site, target, other, identifier="reuse-2", token=token).status_code == 204
+    [first] = jira.deliveries(q="reuse-1")
+    [second] = jira.deliveries(q="reuse-2")
+    assert first.status is second.status is DeliveryStatus.ACCEPTED
+    assert (first.token_reused, second.token_reused) == (False, True)
+
+
+def test_a_token_replayed_with_its_identifier_and_a_forged_body_is_refused(
+    jira: Jira, site: Any
+) -> None:
+    target = "/webhooks/jira/issue-created?issueKey=FORGE-1"
+    token = site.token(addon_base_url=jira.base_url, target=target)
+    body = {"webhookEvent": "jira:issue_created", "issue": {"key": "FORGE-1"}}
+    forged = {"webhookEvent": "jira:issue_deleted", "issue": {"key": "FORGE-1"}}
+    assert jira.webhook(site, target, body, identifier="forge-1", token=token).status_code == 204
+    response = jira.webhook(site, target, forged, identifier="forge-1", token=token)
+    reason = refused(response, 401, "token_replayed")["reason"]
+    assert token not in reason and "replay" in reason
+    # Jira's retry of the same delivery (same token, same body) is still a duplicate.
+    assert jira.webhook(site, target, body, identifier="forge-1", token=token).status_code == 204
+    stored = [d for d in jira.deliveries() if d.webhook_id == "forge-1"]
+    assert sorted((d.status.value, d.error_code) for d in stored) == [
+        ("accepted", None),
+        ("duplicate", None),
+        ("rejected", "token_replayed"),
+    ]
+    [rejected] = [d for d in stored if d.status is DeliveryStatus.REJECTED]
+    assert json.loads(rejected.body) == forged

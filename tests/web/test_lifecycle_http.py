@@ -166,7 +166,11 @@ def test_reinstall_rotates_secret(jira: Jira) -> None:
     target = "/webhooks/jira/issue-updated?issueKey=PRJ-1"
     assert jira.webhook(site, target, {"webhookEvent": "jira:issue_updated"}).status_code == 204
     rotated = site.with_secret(SimulatedSite.new_secret())
-    jira.install(rotated)
+    # Signed a second later: the same token with another body would be a replay.
+    later = rotated.install_token(
+        addon_base_url=jira.base_url, target="/installed", now=time.time() + 1
+    )
+    assert jira.lifecycle(rotated, "installed", token=later).status_code == 204
     refused(
         jira.webhook(site, target, {"webhookEvent": "jira:issue_updated"}), 401, "invalid_signature"
     )
@@ -221,7 +225,11 @@ def test_uninstall_is_final_and_idempotent(jira: Jira) -> None:
     )
     tenant = jira.tenant(site.client_key)
     assert tenant is not None and tenant.state is TenantState.UNINSTALLED
-    jira.install(site)
+    # A re-install is signed after the uninstall (one signed in the same second is refused).
+    later = site.install_token(
+        addon_base_url=jira.base_url, target="/installed", now=time.time() + 1
+    )
+    assert jira.lifecycle(site, "installed", token=later).status_code == 204
     tenant = jira.tenant(site.client_key)
     assert tenant is not None and tenant.state is TenantState.INSTALLED
 
@@ -319,3 +327,116 @@ def test_an_installation_id_that_is_not_one_is_400(jira: Jira, value: object) ->
         in response.json()["reason"]
     )
     assert jira.tenant(site.client_key) is None
+
+
+def test_time_claims_out_of_bounds_are_401_with_a_reason(jira: Jira) -> None:
+    """An iat of -1e300 once failed the store (500 on SQLite, 503 forever on PostgreSQL)."""
+    site = jira.install()
+    now = int(time.time())
+    qsh = query_string_hash("POST", "/enabled", jira.base_url)
+    for times, code in (
+        ({"iat": -1e300, "exp": now + 180}, "time_claim_out_of_range"),
+        ({"iat": now, "exp": 1e308}, "time_claim_out_of_range"),
+        ({"iat": now, "exp": now + 86_400}, "token_lifetime_too_long"),
+    ):
+        token = encode_hs256({"iss": site.client_key, "qsh": qsh, **times}, site.shared_secret)
+        refused(jira.lifecycle(site, "enabled", token=token), 401, code)
+    claims = install_claims(jira, site, iat=-1e300)
+    token = encode_rs256(claims, site.private_key_pem, site.kid)
+    refused(jira.lifecycle(site, "installed", token=token), 401, "time_claim_out_of_range")
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None and tenant.state is TenantState.INSTALLED
+
+
+def signed_install(jira: Jira, site: SimulatedSite, event: str, *, at: float) -> str:
+    return site.install_token(addon_base_url=jira.base_url, target=f"/{event}", now=at)
+
+
+def attacker_payload(site: SimulatedSite) -> dict[str, object]:
+    return {
+        **site.lifecycle_payload("installed", ADDON_KEY),
+        "sharedSecret": SimulatedSite.new_secret(),
+        "baseUrl": "https://attacker.example.com",
+    }
+
+
+def test_install_token_replayed_with_another_body_refused(jira: Jira) -> None:
+    site = jira.site()
+    token = signed_install(jira, site, "installed", at=time.time())
+    assert jira.lifecycle(site, "installed", token=token).status_code == 204
+    response = jira.lifecycle(site, "installed", token=token, payload=attacker_payload(site))
+    refused(response, 401, "token_replayed")
+    assert site.shared_secret not in response.text
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None
+    assert tenant.shared_secret == site.shared_secret
+    assert tenant.base_url == site.base_url
+
+
+def test_install_retried_by_jira_with_the_same_token_and_body_accepted(jira: Jira) -> None:
+    site = jira.site()
+    token = signed_install(jira, site, "installed", at=time.time())
+    for _ in range(3):
+        assert jira.lifecycle(site, "installed", token=token).status_code == 204
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None and tenant.shared_secret == site.shared_secret
+
+
+def test_installed_and_enabled_in_the_same_second_accepted(jira: Jira) -> None:
+    site = jira.site()
+    now = int(time.time())
+    install = signed_install(jira, site, "installed", at=now)
+    assert jira.lifecycle(site, "installed", token=install).status_code == 204
+    enable = site.token(addon_base_url=jira.base_url, target="/enabled", now=now)
+    assert jira.lifecycle(site, "enabled", token=enable).status_code == 204
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None and tenant.state is TenantState.ENABLED
+
+
+def test_install_replayed_after_uninstall_refused(jira: Jira) -> None:
+    site = jira.site()
+    now = int(time.time())
+    install = signed_install(jira, site, "installed", at=now - 1)
+    assert jira.lifecycle(site, "installed", token=install).status_code == 204
+    uninstall = signed_install(jira, site, "uninstalled", at=now)
+    assert jira.lifecycle(site, "uninstalled", token=uninstall).status_code == 204
+    # The captured install, with its own body or the attacker's, does not bring the tenant back.
+    refused(jira.lifecycle(site, "installed", token=install), 401, "token_superseded")
+    response = jira.lifecycle(site, "installed", token=install, payload=attacker_payload(site))
+    refused(response, 401, "token_replayed")
+    # Nor does an install signed in the same second as the uninstall.
+    same_second = signed_install(jira, site, "installed", at=now)
+    refused(jira.lifecycle(site, "installed", token=same_second), 401, "token_superseded")
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None
+    assert tenant.state is TenantState.UNINSTALLED and tenant.shared_secret is None
+    # Jira retrying the uninstall changes nothing and is answered 204.
+    assert jira.lifecycle(site, "uninstalled", token=uninstall).status_code == 204
+
+
+def test_uninstall_replayed_after_a_reinstall_refused(jira: Jira) -> None:
+    site = jira.site()
+    now = int(time.time())
+    assert (
+        jira.lifecycle(
+            site, "installed", token=signed_install(jira, site, "installed", at=now - 2)
+        ).status_code
+        == 204
+    )
+    uninstall = signed_install(jira, site, "uninstalled", at=now - 1)
+    assert jira.lifecycle(site, "uninstalled", token=uninstall).status_code == 204
+    reinstall = signed_install(jira, site, "installed", at=now)
+    assert jira.lifecycle(site, "installed", token=reinstall).status_code == 204
+    refused(jira.lifecycle(site, "uninstalled", token=uninstall), 401, "token_superseded")
+    tenant = jira.tenant(site.client_key)
+    assert tenant is not None and tenant.state is TenantState.INSTALLED
+    assert tenant.shared_secret == site.shared_secret
+
+
+def test_lifecycle_token_replayed_with_another_body_refused_on_enabled(jira: Jira) -> None:
+    site = jira.install()
+    token = site.token(addon_base_url=jira.base_url, target="/enabled")
+    assert jira.lifecycle(site, "enabled", token=token).status_code == 204
+    assert jira.lifecycle(site, "enabled", token=token).status_code == 204
+    other = {**site.lifecycle_payload("enabled", ADDON_KEY), "description": "forged"}
+    refused(jira.lifecycle(site, "enabled", token=token, payload=other), 401, "token_replayed")
