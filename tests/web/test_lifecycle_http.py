@@ -290,7 +290,11 @@ def test_a_reinstall_with_a_new_installation_id_keeps_the_earlier_one(jira: Jira
         site.with_secret(SimulatedSite.new_secret()),
         installation_id=SimulatedSite.new_installation_id(),
     )
-    jira.install(again)
+    # Signed a second later: the same token with another body would be a replay.
+    later = again.install_token(
+        addon_base_url=jira.base_url, target="/installed", now=time.time() + 1
+    )
+    assert jira.lifecycle(again, "installed", token=later).status_code == 204
     tenant = jira.tenant(site.client_key)
     assert tenant is not None and tenant.installation_id == again.installation_id
     assert tenant.shared_secret == again.shared_secret
