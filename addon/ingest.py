@@ -16,20 +16,33 @@ from addon.auth import (
     query_string_hash,
     verify_symmetric,
 )
-from addon.errors import Refusal
+from addon.errors import Refusal, ValueTooLong
 from addon.incoming import Incoming, parse_json_object
 from addon.redact import mask_jwt, safe_headers
-from addon.store import DeliveryStatus, NewDelivery, Recorded, Store, TenantState
+from addon.store import (
+    MAX_INDEXED_BYTES,
+    DeliveryStatus,
+    NewDelivery,
+    Recorded,
+    Store,
+    TenantState,
+    fits_index,
+    storable_text,
+)
 from addon.tenancy import TenantCache
 
 __all__ = [
     "Ingest",
     "View",
     "accepted_record",
+    "bounded_index_value",
     "normalise",
     "parse_payload",
     "rejection_record",
+    "webhook_identifier",
 ]
+
+IDENTIFIER_HEADER = "x-atlassian-webhook-identifier"
 
 logger = logging.getLogger("addon.ingest")
 
@@ -90,6 +103,21 @@ def _token_record(verified: VerifiedToken | None, token: str | None) -> dict[str
     return {"header": header, "claims": claims, "verified": False}
 
 
+def bounded_index_value(value: str, what: str) -> str:
+    """`value` if the log can index it (at most MAX_INDEXED_BYTES of UTF-8); else ValueTooLong."""
+    if not fits_index(storable_text(value)):
+        raise ValueTooLong(
+            f"{what} is longer than {MAX_INDEXED_BYTES} bytes; Jira's are far shorter"
+        )
+    return value
+
+
+def webhook_identifier(request: Incoming) -> str | None:
+    """The delivery's X-Atlassian-Webhook-Identifier, bounded; ValueTooLong past the bound."""
+    value = request.header(IDENTIFIER_HEADER) or None
+    return None if value is None else bounded_index_value(value, "X-Atlassian-Webhook-Identifier")
+
+
 def rejection_record(
     request: Incoming,
     refusal: Refusal,
@@ -115,7 +143,7 @@ def rejection_record(
         origin=origin,
         status=DeliveryStatus.REJECTED,
         event=event,
-        webhook_id=request.header("x-atlassian-webhook-identifier"),
+        webhook_id=request.header(IDENTIFIER_HEADER),
         retry=_retry(request),
         flow=request.header("x-atlassian-webhook-flow"),
         reason=refusal.reason,
@@ -163,7 +191,7 @@ def accepted_record(
 ) -> NewDelivery:
     """A verified delivery ready for the log, with its normalised view."""
     view = normalise(event, payload, context)
-    webhook_id = request.header("x-atlassian-webhook-identifier") or None
+    webhook_id = webhook_identifier(request)
     return NewDelivery(
         received_at=request.received_at,
         origin_kind=origin_kind,
@@ -246,6 +274,7 @@ class Ingest:
                 leeway=self.leeway,
             )
             payload = parse_payload(request.body, exclude_body=module.exclude_body)
+            webhook_identifier(request)
         except Refusal as refusal:
             if refusal.status < 500:
                 self.store.writer.record_rejection(

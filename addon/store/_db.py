@@ -14,6 +14,7 @@ import contextlib
 import functools
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -31,9 +32,21 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
 
 
 class StoreUnavailable(ServiceUnavailable):
-    """The database could not be reached or failed; answered 503 so Jira retries."""
+    """The database could not be reached or failed; answered 503 so Jira retries.
+
+    What the driver said (`detail`, also `str()`) names tables, indexes and files: it goes to the
+    server's log and the command line, never to a client, who is told `reason`.
+    """
 
     code = "store_unavailable"
+    generic_reason = "the database is unavailable; try again later"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(self.generic_reason)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 class Conflict(Exception):
@@ -107,6 +120,16 @@ class Db:
 
     async def ping(self) -> None:
         await self.fetch_one("SELECT 1 AS one")
+
+    async def check_writable(self) -> None:
+        """Commit one small write (the `health` row); StoreUnavailable if the database cannot
+        write (disk full, read-only), which a read such as `ping` does not tell."""
+        async with self.connection() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO health (id, checked_at) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                (time.time(),),
+            )
 
     async def disconnect(self) -> None:
         with contextlib.suppress(Exception):

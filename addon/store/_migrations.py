@@ -143,6 +143,20 @@ _V4 = _both(
     "DROP INDEX delivery_keys_by_delivery",
 )
 
+# What each rejection stores (to bound the rejection log by bytes, newest kept), walked newest first
+# through an index of its own; rows from before are sized once here. And a row /healthz writes, to
+# tell a database that answers but cannot write (disk full, read-only) from a healthy one.
+_V5 = _both(
+    "ALTER TABLE deliveries ADD COLUMN stored_bytes {bigint}",
+    """UPDATE deliveries SET stored_bytes = COALESCE(LENGTH(body), 0)
+        + COALESCE(LENGTH(headers), 0) + COALESCE(LENGTH(path), 0)
+        + COALESCE(LENGTH(token), 0) + COALESCE(LENGTH(canonical_request), 0)
+        WHERE status = 'rejected'""",
+    """CREATE INDEX deliveries_rejected_size ON deliveries (id, stored_bytes)
+        WHERE status = 'rejected'""",
+    "CREATE TABLE health (id INTEGER PRIMARY KEY, checked_at {real} NOT NULL)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
@@ -150,6 +164,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         4, "search by webhook identifier through the duplicate guard; covering key index", *_V4
     ),
+    Migration(5, "the bytes each rejection stores; a row the health check writes", *_V5),
 )
 
 

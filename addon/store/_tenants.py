@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,6 +10,12 @@ from typing import Any
 
 from addon.store._crypto import DecryptionError, SecretBox, is_encrypted
 from addon.store._db import Db, Row
+from addon.store._storable import (
+    is_storable_text,
+    json_text,
+    parse_stored_json,
+    storable_text,
+)
 
 __all__ = ["Tenant", "TenantState", "Tenants"]
 
@@ -49,16 +54,8 @@ class Tenant:
         return self.state in (TenantState.INSTALLED, TenantState.ENABLED)
 
 
-def _unencodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return storable_text(value) if isinstance(value, str) and value else None
 
 
 class Tenants:
@@ -80,7 +77,7 @@ class Tenants:
             description=row["description"],
             oauth_client_id=row["oauth_client_id"],
             installation_id=row["installation_id"],
-            payload=json.loads(row["payload"] or "{}"),
+            payload=parse_stored_json(row["payload"], {}),
             state=TenantState(row["state"]),
             state_iat=int(row["state_iat"]),
             installed_at=row["installed_at"],
@@ -89,7 +86,7 @@ class Tenants:
         )
 
     async def get(self, client_key: str) -> Tenant | None:
-        if "\x00" in client_key or _unencodable(client_key):
+        if not is_storable_text(client_key):
             return None  # a hostile key (a token's iss) no tenant has and the database refuses
         row = await self._db.fetch_one("SELECT * FROM tenants WHERE client_key = ?", (client_key,))
         return None if row is None else self._tenant(row)
@@ -106,13 +103,13 @@ class Tenants:
         now = time.time()
         values = (
             secret,
-            str(payload["baseUrl"]),
+            storable_text(str(payload["baseUrl"])),
             _text(payload.get("displayUrl")),
             _text(payload.get("productType")),
             _text(payload.get("description")),
             _text(payload.get("oauthClientId")),
             _text(payload.get("installationId")),
-            json.dumps(kept, sort_keys=True),
+            json_text(dict(sorted(kept.items()))),
             TenantState.INSTALLED.value,
             iat,
             now,

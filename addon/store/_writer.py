@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from addon.store import _rejections
 from addon.store._db import Conflict, Connection, Db, StoreUnavailable
 from addon.store._records import DeliveryStatus, HandlerState, NewDelivery, Recorded
+from addon.store._storable import fits_index, json_text, storable_text
 
 __all__ = ["DeliveryWriter"]
 
@@ -20,12 +21,14 @@ logger = logging.getLogger("addon.store")
 MAX_BATCH = 256
 REJECTION_QUEUE = 2_000
 PRUNE_EVERY = 200
+DEFAULT_REJECTED_BYTES = 64 * 1024 * 1024
 
 _COLUMNS = (
     "id", "received_at", "origin_kind", "origin", "event", "webhook_id", "retry", "flow", "status",
     "reason", "error_code", "method", "path", "context", "token", "canonical_request",
     "qsh_expected", "headers", "body", "body_size", "resource", "action", "issue_key",
     "project_key", "sprint_id", "actor", "handler_state", "next_attempt_at", "duplicate_of",
+    "stored_bytes",
 )  # fmt: skip
 _INSERT = (
     f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
@@ -33,26 +36,6 @@ _INSERT = (
 _INSERT_KEY = "INSERT INTO delivery_keys (search_key, delivery_id) VALUES (?, ?)"
 
 Pending = tuple[NewDelivery, "asyncio.Future[Recorded]"]
-
-# json.dumps(value, ensure_ascii=False) builds a new encoder on every call; one does for all.
-_to_json = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def _storable(value: Any) -> Any:
-    """Text both databases take: a lone surrogate (invalid UTF-8, or a JSON escape in a hostile
-    token) or a NUL (refused by PostgreSQL) is written as an escape, so that one hostile record
-    cannot fail the batch it shares with real deliveries."""
-    if not isinstance(value, str):
-        return value
-    if "\x00" in value:
-        value = value.replace("\x00", "\\u0000")
-    if value.isascii():  # O(1) in CPython: the common case needs no trial encoding
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
 
 
 class DeliveryWriter:
@@ -65,9 +48,11 @@ class DeliveryWriter:
         rejected_log_limit: int,
         handler_state: HandlerState,
         on_committed: Callable[[], None] | None = None,
+        rejected_log_max_bytes: int = DEFAULT_REJECTED_BYTES,
     ) -> None:
         self._db = db
         self._rejected_limit = rejected_log_limit
+        self._rejected_max_bytes = rejected_log_max_bytes
         self._handler_state = handler_state
         self._on_committed = on_committed
         self._queue: asyncio.Queue[Pending] = asyncio.Queue()
@@ -75,6 +60,7 @@ class DeliveryWriter:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._since_prune = 0
+        self._bytes_since_prune = 0
         self.dropped_rejections = 0
 
     async def start(self) -> None:
@@ -110,11 +96,14 @@ class DeliveryWriter:
         return await future
 
     def record_rejection(self, delivery: NewDelivery) -> None:
-        """Queue a rejection record; dropped (and counted) when the lane is full."""
-        if self._rejected_limit <= 0:
+        """Queue a rejection record, cut to its bounds; dropped (and counted) when the lane is full."""
+        if self._rejected_limit <= 0 or self._rejected_max_bytes <= 0:
+            return
+        if self._rejections.full():
+            self.dropped_rejections += 1
             return
         try:
-            self._rejections.put_nowait(delivery)
+            self._rejections.put_nowait(_rejections.bounded(delivery))
         except asyncio.QueueFull:
             self.dropped_rejections += 1
             return
@@ -158,11 +147,7 @@ class DeliveryWriter:
             if not batch and not rejections:
                 continue
             try:
-                deliveries = [d for d, _ in batch]
-                try:
-                    results = await conn.in_one_trip(self._write, deliveries, rejections)
-                except Conflict:  # the slow path's failure must fail the batch too
-                    results = await self._write_one_by_one(conn, deliveries, rejections)
+                results = await self._commit(conn, [d for d, _ in batch], rejections)
             except BaseException as exc:
                 failure = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
                 for _, future in batch:
@@ -170,12 +155,48 @@ class DeliveryWriter:
                         future.set_exception(failure)
                 raise
             for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(result, Recorded):
                     future.set_result(result)
+                else:
+                    future.set_exception(result)
             if self._on_committed is not None and any(
-                r.status is DeliveryStatus.ACCEPTED for r in results
+                isinstance(r, Recorded) and r.status is DeliveryStatus.ACCEPTED for r in results
             ):
                 self._on_committed()
+
+    async def _commit(
+        self, conn: Connection, batch: Sequence[NewDelivery], rejections: Sequence[NewDelivery]
+    ) -> list[Recorded | StoreUnavailable]:
+        """Write a batch in one transaction; if the database refuses it, each record on its own.
+
+        One record the database refuses (a value past a limit nobody foresaw) must not cost the
+        others their commit: they are written again one by one, and only that one is refused. If
+        the connection itself is gone, the whole batch fails and the writer reconnects.
+        """
+        try:
+            return list(await conn.in_one_trip(self._write, batch, rejections))
+        except Conflict:
+            pass  # another instance stored one of these first: one by one tells which
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._still_connected(conn, exc)
+            logger.warning(
+                "delivery log writer: a batch of %d failed (%s); writing each on its own",
+                len(batch) + len(rejections), exc,
+            )  # fmt: skip
+        return await self._write_one_by_one(conn, batch, rejections)
+
+    async def _still_connected(self, conn: Connection, failure: Exception) -> None:
+        """Return if the connection still answers (the data was refused), else raise `failure`."""
+        try:
+            await conn.fetch_one("SELECT 1 AS one")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            raise failure from None
 
     async def _write(
         self, conn: Connection, batch: Sequence[NewDelivery], rejections: Sequence[NewDelivery]
@@ -202,7 +223,9 @@ class DeliveryWriter:
                 # written per delivery (identifiers are random), the costliest part of a write.
                 indexed = delivery.webhook_id if status is DeliveryStatus.ACCEPTED else None
                 keys.extend(
-                    (_storable(key), delivery_id) for key in delivery.search_keys if key != indexed
+                    (key, delivery_id)
+                    for key in map(storable_text, delivery.search_keys)
+                    if key != indexed and fits_index(key)  # a longer one stays in its column
                 )
                 results.append(Recorded(delivery_id, status, original))
             for delivery, delivery_id in zip(rejections, ids[len(batch) :], strict=True):
@@ -211,26 +234,45 @@ class DeliveryWriter:
             if keys:
                 await conn.executemany(_INSERT_KEY, keys)
             if rejections:
-                await self._prune_rejections(conn, len(rejections))
+                await self._prune_rejections(conn, rows[len(batch) :])
         return results
 
     async def _write_one_by_one(
         self, conn: Connection, batch: Sequence[NewDelivery], rejections: Sequence[NewDelivery]
-    ) -> list[Recorded]:
-        """The slow path after a uniqueness conflict (another instance stored the same delivery)."""
-        results = []
+    ) -> list[Recorded | StoreUnavailable]:
+        """Each record in a transaction of its own: after a uniqueness conflict (another instance
+        stored the same delivery), or after the database refused a batch."""
+        results: list[Recorded | StoreUnavailable] = []
         for delivery in batch:
-            for _ in range(3):
-                try:
-                    results.append((await self._write(conn, [delivery], []))[0])
-                    break
-                except Conflict:
-                    continue
-            else:
-                raise StoreUnavailable("could not store the delivery after repeated conflicts")
-        if rejections:
-            await self._write(conn, [], rejections)
+            results.append(await self._write_alone(conn, delivery))
+        for rejection in rejections:
+            try:
+                await conn.in_one_trip(self._write, [], [rejection])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._still_connected(conn, exc)
+                logger.warning("delivery log writer: a rejection record was refused: %s", exc)
         return results
+
+    async def _write_alone(
+        self, conn: Connection, delivery: NewDelivery
+    ) -> Recorded | StoreUnavailable:
+        for _ in range(3):
+            try:
+                return (await conn.in_one_trip(self._write, [delivery], []))[0]
+            except Conflict:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._still_connected(conn, exc)
+                logger.error(
+                    "delivery log writer: the database refused a delivery from %s %s (%s): %s",
+                    delivery.origin_kind, delivery.origin, delivery.event, exc,
+                )  # fmt: skip
+                return StoreUnavailable(f"the database refused the delivery: {exc}")
+        return StoreUnavailable("could not store the delivery after repeated conflicts")
 
     def _row(
         self,
@@ -240,7 +282,7 @@ class DeliveryWriter:
         duplicate_of: int | None,
     ) -> tuple[Any, ...]:
         pending = status is DeliveryStatus.ACCEPTED and self._handler_state is HandlerState.PENDING
-        return tuple(_storable(value) for value in (
+        row = tuple(storable_text(v) if isinstance(v, str) else v for v in (
             delivery_id,
             delivery.received_at,
             delivery.origin_kind,
@@ -254,11 +296,11 @@ class DeliveryWriter:
             delivery.error_code,
             delivery.method,
             delivery.path,
-            _to_json(dict(delivery.context)),
-            _to_json(delivery.token) if delivery.token is not None else None,
+            json_text(dict(delivery.context)),
+            json_text(delivery.token) if delivery.token is not None else None,
             delivery.canonical_request,
             delivery.qsh_expected,
-            _to_json(dict(delivery.headers)),
+            json_text(dict(delivery.headers)),
             delivery.body,
             delivery.body_size,
             delivery.resource,
@@ -271,6 +313,9 @@ class DeliveryWriter:
             delivery.received_at if pending else None,
             duplicate_of,
         ))  # fmt: skip
+        if status is not DeliveryStatus.REJECTED:
+            return (*row, None)
+        return (*row, _rejections.stored_bytes(row))
 
     async def _allocate_ids(self, conn: Connection, count: int) -> list[int]:
         if count == 0:
@@ -314,14 +359,14 @@ class DeliveryWriter:
             found.update({(origin_kind, origin, r["webhook_id"]): int(r["id"]) for r in rows})
         return found
 
-    async def _prune_rejections(self, conn: Connection, added: int) -> None:
-        self._since_prune += added
-        if self._since_prune < min(PRUNE_EVERY, max(1, self._rejected_limit // 10)):
+    async def _prune_rejections(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._since_prune += len(rows)
+        self._bytes_since_prune += sum(row[-1] or 0 for row in rows)
+        if self._since_prune < min(
+            PRUNE_EVERY, max(1, self._rejected_limit // 10)
+        ) and self._bytes_since_prune < max(1, self._rejected_max_bytes // 10):
             return
-        self._since_prune = 0
-        await conn.execute(
-            """DELETE FROM deliveries WHERE status = 'rejected' AND id <= (
-                   SELECT id FROM deliveries WHERE status = 'rejected'
-                   ORDER BY id DESC LIMIT 1 OFFSET ?)""",
-            (self._rejected_limit,),
+        self._since_prune = self._bytes_since_prune = 0
+        await _rejections.prune(
+            conn, max_rows=self._rejected_limit, max_bytes=self._rejected_max_bytes
         )
