@@ -23,7 +23,10 @@ SHORT_TEXT_BYTES = 1_024
 LONG_TEXT_BYTES = 4_096
 TOKEN_BYTES = 8 * 1_024
 
-_SHORT_FIELDS = ("origin", "event", "webhook_id", "flow", "reason", "error_code", "method")
+RESERVED_BYTES = 64
+"""For the values the store adds itself (status, handler state)."""
+
+_SHORT_FIELDS = ("origin_kind", "origin", "event", "webhook_id", "flow", "reason", "error_code", "method")
 _LONG_FIELDS = ("path", "canonical_request")
 
 
@@ -67,7 +70,7 @@ def _token_within(token: Mapping[str, Any] | None, budget: int) -> tuple[Any, in
 def bounded(delivery: NewDelivery, limit: int = RECORD_BYTES) -> NewDelivery:
     """`delivery` cut down to what a rejection may store: `limit` bytes in all."""
     changes: dict[str, Any] = {}
-    used = 0
+    used = RESERVED_BYTES
     for name, limit_of_field in (
         *((name, SHORT_TEXT_BYTES) for name in _SHORT_FIELDS),
         *((name, LONG_TEXT_BYTES) for name in _LONG_FIELDS),
