@@ -26,7 +26,16 @@ TOKEN_BYTES = 8 * 1_024
 RESERVED_BYTES = 64
 """For the values the store adds itself (status, handler state)."""
 
-_SHORT_FIELDS = ("origin_kind", "origin", "event", "webhook_id", "flow", "reason", "error_code", "method")
+_SHORT_FIELDS = (
+    "origin_kind",
+    "origin",
+    "event",
+    "webhook_id",
+    "flow",
+    "reason",
+    "error_code",
+    "method",
+)
 _LONG_FIELDS = ("path", "canonical_request")
 
 

@@ -38,6 +38,16 @@ _INSERT_KEY = "INSERT INTO delivery_keys (search_key, delivery_id) VALUES (?, ?)
 Pending = tuple[NewDelivery, "asyncio.Future[Recorded]"]
 
 
+def _dedupe_key(delivery: NewDelivery) -> tuple[str, str | None, str | None]:
+    """What makes a delivery a duplicate, as stored: origin and identifier."""
+    origin, webhook_id = delivery.origin, delivery.webhook_id
+    return (
+        storable_text(delivery.origin_kind),
+        None if origin is None else storable_text(origin),
+        None if webhook_id is None else storable_text(webhook_id),
+    )
+
+
 class DeliveryWriter:
     """Writes deliveries in batches: every `record()` returns only after its batch has committed."""
 
@@ -210,7 +220,7 @@ class DeliveryWriter:
             for delivery, delivery_id in zip(batch, ids, strict=False):
                 original = None
                 status = delivery.status
-                dedupe = (delivery.origin_kind, delivery.origin, delivery.webhook_id)
+                dedupe = _dedupe_key(delivery)
                 if status is DeliveryStatus.ACCEPTED and delivery.webhook_id is not None:
                     original = existing.get(dedupe)
                     if original is None:
@@ -221,10 +231,10 @@ class DeliveryWriter:
                 # An accepted delivery's identifier is already in deliveries_one_accepted, which
                 # searches use: a second copy in delivery_keys would be one more random page
                 # written per delivery (identifiers are random), the costliest part of a write.
-                indexed = delivery.webhook_id if status is DeliveryStatus.ACCEPTED else None
+                indexed = dedupe[2] if status is DeliveryStatus.ACCEPTED else None
                 keys.extend(
                     (key, delivery_id)
-                    for key in map(storable_text, delivery.search_keys)
+                    for key in dict.fromkeys(map(storable_text, delivery.search_keys))
                     if key != indexed and fits_index(key)  # a longer one stays in its column
                 )
                 results.append(Recorded(delivery_id, status, original))
@@ -339,8 +349,9 @@ class DeliveryWriter:
     ) -> dict[tuple[str, str | None, str | None], int]:
         wanted: dict[tuple[str, str | None], set[str]] = {}
         for d in batch:
-            if d.webhook_id is not None and d.status is DeliveryStatus.ACCEPTED:
-                wanted.setdefault((d.origin_kind, d.origin), set()).add(d.webhook_id)
+            origin_kind, origin, webhook_id = _dedupe_key(d)
+            if webhook_id is not None and d.status is DeliveryStatus.ACCEPTED:
+                wanted.setdefault((origin_kind, origin), set()).add(webhook_id)
         found: dict[tuple[str, str | None, str | None], int] = {}
         for (origin_kind, origin), webhook_ids in wanted.items():
             # One probe of deliveries_one_accepted (origin_kind, origin, webhook_id) per identifier,
