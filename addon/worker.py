@@ -20,7 +20,7 @@ import httpx
 from addon.client import client_for_tenant
 from addon.handlers import Event, Handlers, Origin
 from addon.ingest import normalise
-from addon.store import Delivery, Store, StoreUnavailable
+from addon.store import Delivery, Store
 
 __all__ = ["Worker", "backoff"]
 
@@ -90,8 +90,7 @@ class Worker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        with contextlib.suppress(StoreUnavailable):
-            await self.store.queue.release(self.owner)
+        await self._settle("give the leases back", self.store.queue.release(self.owner))
 
     async def _loop(self) -> None:
         while True:

@@ -27,15 +27,9 @@ RESERVED_BYTES = 64
 """For the values the store adds itself (status, handler state)."""
 
 _SHORT_FIELDS = (
-    "origin_kind",
-    "origin",
-    "event",
-    "webhook_id",
-    "flow",
-    "reason",
-    "error_code",
-    "method",
-)
+    "origin_kind", "origin", "event", "webhook_id", "flow", "reason", "error_code", "method",
+    "qsh_expected", "resource", "action", "issue_key", "project_key", "sprint_id", "actor",
+)  # fmt: skip
 _LONG_FIELDS = ("path", "canonical_request")
 
 
@@ -88,7 +82,7 @@ def bounded(delivery: NewDelivery, limit: int = RECORD_BYTES) -> NewDelivery:
         changes[name] = value
         used += _size(value)
     context = json_text(dict(delivery.context))
-    used += _size(context) + _size(delivery.qsh_expected)
+    used += _size(context)
     if used > limit // 4:  # a context is a few URL parameters: never worth the whole budget
         changes["context"], used = {}, used - _size(context) + 2
     changes["token"], cost = _token_within(delivery.token, limit - used)
