@@ -274,7 +274,7 @@ class Ingest:
                 leeway=self.leeway,
             )
             payload = parse_payload(request.body, exclude_body=module.exclude_body)
-            webhook_identifier(request)
+            webhook_identifier(request)  # refused here, so that the refusal is recorded too
         except Refusal as refusal:
             if refusal.status < 500:
                 self.store.writer.record_rejection(

@@ -106,7 +106,7 @@ class SourceIngest:
             self._verify(source, request)
             payload = parse_json_object(request.body, what="webhook body")
             event = event_name(payload)
-            webhook_identifier(request)
+            webhook_identifier(request)  # refused here, so that the refusal is recorded too
         except Refusal as refusal:
             if refusal.status < 500:
                 self._reject(shown, refusal, origin=source.name, also_drop=drop)
