@@ -81,6 +81,12 @@ def storable_json(value: Any, _depth: int = 0) -> Any:
 
 def json_text(value: Any) -> str:
     """`value` as storable JSON text."""
+    try:  # the common case: nothing to change, and no walk over the value first
+        text = _ENCODE(value)
+    except (ValueError, RecursionError):  # infinity or NaN; nesting too deep for the encoder
+        return _ENCODE(storable_json(value))
+    if is_storable_text(text) and "\\u0000" not in text:
+        return text
     return _ENCODE(storable_json(value))
 
 
