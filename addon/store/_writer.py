@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from addon.store import _rejections
-from addon.store._db import Conflict, Connection, Db, StoreUnavailable
+from addon.store._db import Conflict, Connection, Db, Refused, StoreUnavailable
 from addon.store._records import DeliveryStatus, HandlerState, NewDelivery, Recorded
 from addon.store._storable import fits_index, json_text, storable_text
 
@@ -179,34 +179,23 @@ class DeliveryWriter:
     async def _commit(
         self, conn: Connection, batch: Sequence[NewDelivery], rejections: Sequence[NewDelivery]
     ) -> list[Recorded | StoreUnavailable]:
-        """Write a batch in one transaction; if the database refuses it, each record on its own.
+        """Write a batch in one transaction; if the database refuses a value, each on its own.
 
         One record the database refuses (a value past a limit nobody foresaw) must not cost the
-        others their commit: they are written again one by one, and only that one is refused. If
-        the connection itself is gone, the whole batch fails and the writer reconnects.
+        others their commit: they are written again one by one, and only that one is refused.
+        Any other failure (the database away, locked, full) fails the batch: the writer
+        reconnects, and Jira retries what was answered 503.
         """
         try:
             return list(await conn.in_one_trip(self._write, batch, rejections))
         except Conflict:
             pass  # another instance stored one of these first: one by one tells which
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await self._still_connected(conn, exc)
+        except Refused as exc:
             logger.warning(
-                "delivery log writer: a batch of %d failed (%s); writing each on its own",
+                "delivery log writer: a batch of %d was refused (%s); writing each on its own",
                 len(batch) + len(rejections), exc,
             )  # fmt: skip
         return await self._write_one_by_one(conn, batch, rejections)
-
-    async def _still_connected(self, conn: Connection, failure: Exception) -> None:
-        """Return if the connection still answers (the data was refused), else raise `failure`."""
-        try:
-            await conn.fetch_one("SELECT 1 AS one")
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            raise failure from None
 
     async def _write(
         self, conn: Connection, batch: Sequence[NewDelivery], rejections: Sequence[NewDelivery]
@@ -251,17 +240,12 @@ class DeliveryWriter:
         self, conn: Connection, batch: Sequence[NewDelivery], rejections: Sequence[NewDelivery]
     ) -> list[Recorded | StoreUnavailable]:
         """Each record in a transaction of its own: after a uniqueness conflict (another instance
-        stored the same delivery), or after the database refused a batch."""
-        results: list[Recorded | StoreUnavailable] = []
-        for delivery in batch:
-            results.append(await self._write_alone(conn, delivery))
+        stored the same delivery), or after the database refused a value."""
+        results = [await self._write_alone(conn, delivery) for delivery in batch]
         for rejection in rejections:
             try:
                 await conn.in_one_trip(self._write, [], [rejection])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                await self._still_connected(conn, exc)
+            except (Conflict, Refused) as exc:
                 logger.warning("delivery log writer: a rejection record was refused: %s", exc)
         return results
 
@@ -273,15 +257,12 @@ class DeliveryWriter:
                 return (await conn.in_one_trip(self._write, [delivery], []))[0]
             except Conflict:
                 continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                await self._still_connected(conn, exc)
+            except Refused as exc:
                 logger.error(
                     "delivery log writer: the database refused a delivery from %s %s (%s): %s",
                     delivery.origin_kind, delivery.origin, delivery.event, exc,
                 )  # fmt: skip
-                return StoreUnavailable(f"the database refused the delivery: {exc}")
+                return exc
         return StoreUnavailable("could not store the delivery after repeated conflicts")
 
     def _row(
