@@ -37,7 +37,7 @@ def _size(text: str | None) -> int:
     return 0 if text is None else len(text.encode("utf-8"))
 
 
-def clip(text: str | None, limit: int) -> str | None:
+def _clip(text: str | None, limit: int) -> str | None:
     """`text` as storable text of at most `limit` UTF-8 bytes (cut at a character boundary)."""
     if text is None:
         return None
@@ -78,7 +78,7 @@ def bounded(delivery: NewDelivery, limit: int = RECORD_BYTES) -> NewDelivery:
         *((name, SHORT_TEXT_BYTES) for name in _SHORT_FIELDS),
         *((name, LONG_TEXT_BYTES) for name in _LONG_FIELDS),
     ):
-        value = clip(getattr(delivery, name), limit_of_field)
+        value = _clip(getattr(delivery, name), limit_of_field)
         changes[name] = value
         used += _size(value)
     context = json_text(dict(delivery.context))
