@@ -9,6 +9,7 @@ __all__ = [
     "Refusal",
     "ServiceUnavailable",
     "Unauthorized",
+    "ValueTooLong",
 ]
 
 
@@ -31,6 +32,12 @@ class Refusal(Exception):
 class BadRequest(Refusal):
     status = 400
     code = "bad_request"
+
+
+class ValueTooLong(BadRequest):
+    """A value the log indexes (webhook identifier, client key, event name) is too long to index."""
+
+    code = "value_too_long"
 
 
 class Unauthorized(Refusal):

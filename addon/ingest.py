@@ -17,15 +17,18 @@ from addon.auth import (
     query_string_hash,
     verify_symmetric,
 )
-from addon.errors import Refusal
+from addon.errors import Refusal, ValueTooLong
 from addon.incoming import Incoming, parse_json_object
 from addon.redact import mask_credentials, safe_headers
 from addon.store import (
+    MAX_INDEXED_BYTES,
     DeliveryStatus,
     NewDelivery,
     Recorded,
     Store,
     TenantState,
+    fits_index,
+    storable_text,
     webhook_token_key,
 )
 from addon.tenancy import TenantCache
@@ -34,10 +37,14 @@ __all__ = [
     "Ingest",
     "View",
     "accepted_record",
+    "bounded_index_value",
     "normalise",
     "parse_payload",
     "rejection_record",
+    "webhook_identifier",
 ]
+
+IDENTIFIER_HEADER = "x-atlassian-webhook-identifier"
 
 logger = logging.getLogger("addon.ingest")
 
@@ -98,6 +105,21 @@ def _token_record(verified: VerifiedToken | None, token: str | None) -> dict[str
     return {"header": header, "claims": claims, "verified": False}
 
 
+def bounded_index_value(value: str, what: str) -> str:
+    """`value` if the log can index it (at most MAX_INDEXED_BYTES of UTF-8); else ValueTooLong."""
+    if not fits_index(storable_text(value)):
+        raise ValueTooLong(
+            f"{what} is longer than {MAX_INDEXED_BYTES} bytes; Jira's are far shorter"
+        )
+    return value
+
+
+def webhook_identifier(request: Incoming) -> str | None:
+    """The delivery's X-Atlassian-Webhook-Identifier, bounded; ValueTooLong past the bound."""
+    value = request.header(IDENTIFIER_HEADER) or None
+    return None if value is None else bounded_index_value(value, "X-Atlassian-Webhook-Identifier")
+
+
 def rejection_record(
     request: Incoming,
     refusal: Refusal,
@@ -124,7 +146,7 @@ def rejection_record(
         origin=origin,
         status=DeliveryStatus.REJECTED,
         event=event,
-        webhook_id=request.header("x-atlassian-webhook-identifier"),
+        webhook_id=request.header(IDENTIFIER_HEADER),
         retry=_retry(request),
         flow=request.header("x-atlassian-webhook-flow"),
         reason=refusal.reason,
@@ -178,7 +200,7 @@ def accepted_record(
     `verification` is what the door checked, as the inspector shows it: never a secret.
     """
     view = normalise(event, payload, context)
-    webhook_id = request.header("x-atlassian-webhook-identifier") or None
+    webhook_id = webhook_identifier(request)
     return NewDelivery(
         received_at=request.received_at,
         origin_kind=origin_kind,
@@ -263,6 +285,7 @@ class Ingest:
                 leeway=self.leeway,
             )
             payload = parse_payload(request.body, exclude_body=module.exclude_body)
+            webhook_identifier(request)  # refused here, so that the refusal is recorded too
         except Refusal as refusal:
             if refusal.status < 500:
                 self.store.writer.record_rejection(

@@ -18,7 +18,8 @@ from addon.auth import (
 )
 from addon.errors import BadRequest, Unauthorized
 from addon.incoming import Incoming, parse_json_object
-from addon.store import Store, Superseded, TenantState
+from addon.ingest import bounded_index_value
+from addon.store import Store, Superseded, TenantState, is_storable_text
 from addon.tenancy import TenantCache
 
 __all__ = ["Lifecycle"]
@@ -49,6 +50,13 @@ class Lifecycle:
             raise BadRequest(
                 f"the lifecycle payload lacks {', '.join(missing)}", code="invalid_payload"
             )
+        unstorable = [name for name in required if not is_storable_text(payload[name])]
+        if unstorable:
+            raise BadRequest(
+                f"the lifecycle payload's {', '.join(unstorable)} holds a NUL or a lone surrogate",
+                code="invalid_payload",
+            )
+        bounded_index_value(payload["clientKey"], "clientKey")
         if payload["key"] != self.addon_key:
             raise BadRequest(
                 f"the payload is for add-on {payload['key']!r}, but this is {self.addon_key!r}",

@@ -81,6 +81,7 @@ async def start_services(
         keys=settings.encryption_keys,
         synchronous=settings.sqlite_synchronous,
         rejected_log_limit=settings.rejected_log_limit,
+        rejected_log_max_bytes=settings.rejected_log_max_bytes,
         handler_state=HandlerState.PENDING if len(handlers) else HandlerState.NONE,
         on_committed=lambda: worker_holder[0].wake() if worker_holder else None,
     )

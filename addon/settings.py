@@ -48,6 +48,7 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
     max_body_bytes: int = 10 * 1024 * 1024
     rejected_log_limit: int = 10_000
+    rejected_log_max_bytes: int = 64 * 1024 * 1024
     delivery_retention_days: int = 30
     handlers: str | None = None
     worker: str = "inline"
@@ -126,6 +127,11 @@ def load_settings(
         max_body_bytes=read("MAX_BODY_BYTES", _bounded_int(1024, 1 << 31), defaults.max_body_bytes),
         rejected_log_limit=read(
             "REJECTED_LOG_LIMIT", _bounded_int(0, 10**8), defaults.rejected_log_limit
+        ),
+        rejected_log_max_bytes=read(
+            "REJECTED_LOG_MAX_BYTES",
+            _bounded_int(0, 1 << 40),
+            defaults.rejected_log_max_bytes,
         ),
         delivery_retention_days=read(
             "DELIVERY_RETENTION_DAYS", _bounded_int(1, 36500), defaults.delivery_retention_days

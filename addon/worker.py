@@ -12,7 +12,7 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -20,7 +20,7 @@ import httpx
 from addon.client import client_for_tenant
 from addon.handlers import Event, Handlers, Origin
 from addon.ingest import normalise
-from addon.store import Delivery, Store, StoreUnavailable
+from addon.store import Delivery, Store
 
 __all__ = ["Worker", "backoff", "failure_text"]
 
@@ -123,14 +123,13 @@ class Worker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        with contextlib.suppress(StoreUnavailable):
-            await self.store.queue.release(self.owner)
+        await self._settle("give the leases back", self.store.queue.release(self.owner))
 
     async def _loop(self) -> None:
         while True:
             try:
                 claimed = await self.run_once(wait=False)
-            except StoreUnavailable as exc:
+            except Exception as exc:  # the database away, or anything else: try again later
                 logger.warning("worker: %s", exc)
                 claimed = 0
             if claimed == 0:
@@ -165,10 +164,12 @@ class Worker:
     async def _renew(self) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
-            with contextlib.suppress(StoreUnavailable):
-                await self.store.queue.renew(
+            await self._settle(
+                "renew leases",
+                self.store.queue.renew(
                     self.owner, list(self._running), lease_seconds=self.lease_seconds
-                )
+                ),
+            )
 
     async def _client_factory(self, delivery: Delivery) -> Callable[[], httpx.AsyncClient] | None:
         if self.addon_key is None or delivery.origin_kind != "connect" or not delivery.origin:
@@ -220,10 +221,25 @@ class Worker:
                 "handler failed for delivery %s (attempt %s/%s): %s",
                 delivery.id, delivery.attempts, self.max_attempts, error,
             )  # fmt: skip
-            with contextlib.suppress(StoreUnavailable):
-                await self.store.queue.fail(
+            await self._settle(
+                f"record the failure of delivery {delivery.id}",
+                self.store.queue.fail(
                     self.owner, delivery.id, failure_text(exc), retry_at=retry_at
-                )
+                ),
+            )
             return
-        with contextlib.suppress(StoreUnavailable):
-            await self.store.queue.complete(self.owner, delivery.id)
+        await self._settle(
+            f"record delivery {delivery.id} as done",
+            self.store.queue.complete(self.owner, delivery.id),
+        )
+
+    @staticmethod
+    async def _settle(what: str, call: Awaitable[object]) -> None:
+        """Await a store call; any failure is logged, never raised (the lease expires, and the
+        delivery is tried again), so a task never dies with its exception unread."""
+        try:
+            await call
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("worker: could not %s: %s", what, exc)

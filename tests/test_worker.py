@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import traceback
 from collections import Counter
@@ -332,5 +333,88 @@ def test_a_failed_handler_error_is_stored_from_a_line_start(database_url: str) -
         assert summary == "RuntimeError: deep failure: the handler could not reach its stream"
         assert blank == "" and cut.startswith("… ")
         assert frames[0].startswith("  File ") and frames[-1] == summary
+
+
+def test_a_handler_error_no_database_takes_as_text_still_stops_at_max_attempts(
+    database_url: str,
+) -> None:
+    """An error message holding a lone surrogate or a NUL is stored as its escape: the delivery
+    is marked failed after `max_attempts`, not retried forever as its failure fails to store."""
+    handlers = Handlers()
+
+    @handlers.on("*")
+    async def broken(event: Event) -> None:
+        raise ValueError(f"bad key {event.webhook_id}: \ud800 and a\x00b")
+
+    async def scenario(store: Store) -> None:
+        problems: list[dict[str, object]] = []
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _, context: problems.append(context)
+        )
+        recorded = await store.writer.record(delivery("hostile-error"))
+        worker = Worker(
+            store,
+            handlers,
+            max_attempts=3,
+            lease_seconds=1.0,
+            poll_interval=0.02,
+            backoff_base=0.01,
+            backoff_cap=0.02,
+        )
+        await worker.start()
+        await until(lambda: _state_is(store, recorded.id, HandlerState.FAILED))
+        await worker.stop()
+        gc.collect()  # a task that died with its exception unread reports it when collected
+        stored = await store.deliveries.get(recorded.id)
+        assert stored is not None and stored.attempts == 3
+        assert stored.last_error is not None
+        assert "bad key hostile-error: \\ud800 and a\\u0000b" in stored.last_error
+        assert problems == []
+
+    run(database_url, scenario)
+
+
+def test_the_worker_survives_any_failure_of_a_store_call(database_url: str) -> None:
+    """A store call that raises something other than StoreUnavailable is logged and retried
+    later (its lease expires); no task dies with its exception unread."""
+    handlers = Handlers()
+    ran: list[int] = []
+
+    @handlers.on("*")
+    async def fine(event: Event) -> None:
+        ran.append(event.delivery_id)
+
+    async def scenario(store: Store) -> None:
+        problems: list[dict[str, object]] = []
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _, context: problems.append(context)
+        )
+        complete = store.queue.complete
+        failures = 2
+
+        async def flaky_complete(owner: str, delivery_id: int) -> bool:
+            nonlocal failures
+            if failures:
+                failures -= 1
+                raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+            return await complete(owner, delivery_id)
+
+        store.queue.complete = flaky_complete  # type: ignore[method-assign]
+        recorded = await store.writer.record(delivery("flaky-store"))
+        worker = Worker(
+            store,
+            handlers,
+            max_attempts=5,
+            lease_seconds=1.0,
+            poll_interval=0.02,
+            backoff_base=0.01,
+            backoff_cap=0.02,
+        )
+        await worker.start()
+        await until(lambda: _state_is(store, recorded.id, HandlerState.DONE))
+        await worker.stop()
+        gc.collect()
+        assert ran == [recorded.id] * 3
+        assert problems == []
 
     run(database_url, scenario)

@@ -49,6 +49,6 @@ def run_with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) 
     try:
         return asyncio.run(go())
     except StoreUnavailable as exc:
-        raise CliError(f"DATABASE_URL: {exc.reason}") from None
+        raise CliError(f"DATABASE_URL: {exc.detail}") from None
     except DecryptionError as exc:
         raise CliError(f"ADDON_ENCRYPTION_KEY: {exc}") from None

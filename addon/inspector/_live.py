@@ -191,5 +191,6 @@ async def event_stream(
 
 
 def new_event_json(delivery_id: int, html: str) -> str:
-    """The data of a `delivery` event: the id and the row's (escaped) HTML."""
-    return json.dumps({"id": delivery_id, "html": html}, ensure_ascii=False, separators=(",", ":"))
+    """The data of a `delivery` event: the id and the row's (escaped) HTML, as ASCII, so that no
+    reader splits it at a line separator (U+2028) and every character survives the wire."""
+    return json.dumps({"id": delivery_id, "html": html}, separators=(",", ":"))

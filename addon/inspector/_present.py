@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from addon.ingest import View, normalise
-from addon.store import Delivery, DeliveryStatus
+from addon.store import Delivery, DeliveryStatus, parse_stored_json
 
 __all__ = [
     "TOKEN_CLAIMS",
@@ -254,13 +254,8 @@ class PayloadText:
 
 
 def parsed_payload(delivery: Delivery) -> Any:
-    """The body as JSON, or None; NaN and Infinity stay strings, so the answer is valid JSON."""
-    if not delivery.body:
-        return None
-    try:
-        return json.loads(delivery.body, parse_constant=str)
-    except (ValueError, RecursionError):
-        return None
+    """The body as JSON made showable (the store's rule: no lone surrogate, no infinity), or None."""
+    return parse_stored_json(delivery.body)
 
 
 def payload_text(delivery: Delivery) -> PayloadText | None:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from addon.errors import BadRequest
-from addon.store import DeliveryFilter, DeliveryStatus
+from addon.store import DeliveryFilter, DeliveryStatus, is_storable_text
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -87,6 +87,10 @@ def _text(params: Mapping[str, str], name: str) -> str | None:
         return None
     if len(value) > MAX_TEXT:
         raise BadRequest(f"{name} is longer than {MAX_TEXT} characters", code="invalid_parameter")
+    if not is_storable_text(value):  # no stored value holds one, and PostgreSQL refuses a NUL
+        raise BadRequest(
+            f"{name} holds a NUL or a character that is not UTF-8", code="invalid_parameter"
+        )
     return value
 
 

@@ -12,7 +12,12 @@ from typing import Any
 
 from addon.errors import Refusal
 from addon.incoming import Incoming, parse_json_object
-from addon.ingest import accepted_record, rejection_record
+from addon.ingest import (
+    accepted_record,
+    bounded_index_value,
+    rejection_record,
+    webhook_identifier,
+)
 from addon.redact import SHOWN_KEY_CHARS, mask_credentials
 from addon.sources._errors import MissingEvent, UnknownSource
 from addon.sources._model import Source, SourceMode, context_from_url, new_secret
@@ -24,7 +29,7 @@ from addon.sources._verify import (
     verify_signature,
     verify_token,
 )
-from addon.store import DeliveryStatus, DeliveryWriter, Recorded
+from addon.store import DeliveryStatus, DeliveryWriter, Recorded, is_storable_text
 
 __all__ = ["ORIGIN_KIND", "SourceIngest", "check_record", "event_name", "masked_key_path"]
 
@@ -32,7 +37,6 @@ logger = logging.getLogger("addon.sources")
 
 ORIGIN_KIND = "source"
 MAX_KEY_LENGTH = 128
-MAX_EVENT_LENGTH = 200
 
 _KEPT_FROM_STRANGERS = frozenset(
     {"accept", "accept-encoding", "content-length", "content-type", "host", "user-agent"}
@@ -57,9 +61,7 @@ def event_name(payload: dict[str, Any]) -> str:
             "the body has no webhookEvent string; is this a Jira webhook? "
             "(in Jira, leave Exclude body unchecked)"
         )
-    if len(value) > MAX_EVENT_LENGTH:
-        raise MissingEvent(f"webhookEvent is longer than {MAX_EVENT_LENGTH} characters")
-    return value.strip()
+    return bounded_index_value(value.strip(), "webhookEvent")
 
 
 def check_record(source: Source, *, matched: bool, previous: bool = False) -> dict[str, Any]:
@@ -103,7 +105,7 @@ class SourceIngest:
     async def receive(self, request: Incoming, source_key: str) -> Recorded:
         shown = masked_key_path(request)
         source = None
-        if 0 < len(source_key) <= MAX_KEY_LENGTH:
+        if 0 < len(source_key) <= MAX_KEY_LENGTH and is_storable_text(source_key):
             source = await self.sources.get_by_key(source_key)
         if source is None:
             self._decoy(request)
@@ -120,6 +122,7 @@ class SourceIngest:
             checked = self._verify(source, request)
             payload = parse_json_object(request.body, what="webhook body")
             event = event_name(payload)
+            webhook_identifier(request)  # refused here, so that the refusal is recorded too
         except Refusal as refusal:
             if refusal.status < 500:
                 self._reject(

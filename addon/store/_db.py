@@ -15,6 +15,7 @@ import functools
 import os
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,15 @@ from databases import Database
 from addon.errors import ServiceUnavailable
 from addon.store._files import create_private_sqlite_file
 
-__all__ = ["Conflict", "Connection", "Db", "Row", "StoreUnavailable", "connect_database"]
+__all__ = [
+    "Conflict",
+    "Connection",
+    "Db",
+    "Refused",
+    "Row",
+    "StoreUnavailable",
+    "connect_database",
+]
 
 Row = Mapping[str, Any]
 T = TypeVar("T")
@@ -35,33 +44,70 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
 
 
 class StoreUnavailable(ServiceUnavailable):
-    """The database could not be reached or failed; answered 503 so Jira retries."""
+    """The database could not be reached or failed; answered 503 so Jira retries.
+
+    What the driver said (`detail`, also `str()`) names tables, indexes and files: it goes to the
+    server's log and the command line, never to a client, who is told `reason`.
+    """
 
     code = "store_unavailable"
+    generic_reason = "the database is unavailable; try again later"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(self.generic_reason)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 class Conflict(Exception):
     """A uniqueness constraint refused a write (e.g. another instance stored the same delivery)."""
 
 
+class Refused(StoreUnavailable):
+    """The database refused a value of this write (out of range, too long for an index): the
+    write is at fault, not the database, and other writes go on."""
+
+
 @dataclass(frozen=True, slots=True)
 class _DriverErrors:
-    """The exceptions of a database driver: a refused write, and any other failure."""
+    """The exceptions of a database driver: a uniqueness conflict, a refused value, and any
+    other failure."""
 
     conflict: tuple[type[BaseException], ...]
+    refused: tuple[type[BaseException], ...]
     failure: tuple[type[BaseException], ...]
+
+    @property
+    def known(self) -> tuple[type[BaseException], ...]:
+        return (*self.conflict, *self.refused, *self.failure)
+
+    def translated(self, exc: BaseException) -> Exception:
+        """What to raise for one of the `known` exceptions: Conflict, Refused or StoreUnavailable."""
+        if isinstance(exc, self.conflict):
+            return Conflict(_describe(exc))
+        if isinstance(exc, self.refused):
+            return Refused(f"the database refused a value: {_describe(exc)}")
+        return StoreUnavailable(f"the database failed: {_describe(exc)}")
 
 
 @functools.cache
 def _driver_errors(postgres: bool) -> _DriverErrors:
     """asyncpg is imported only for PostgreSQL: SQLite users do not pay its memory (~3 MiB)."""
     common = (OSError, ConnectionError, asyncio.TimeoutError)
+    # A value the driver cannot bind (an int past 64 bits, text that is not UTF-8) or that SQLite
+    # refuses (too big) is the write's fault.
+    sqlite_refused = (sqlite3.DataError, OverflowError, UnicodeEncodeError)
     if not postgres:
-        return _DriverErrors((sqlite3.IntegrityError,), (sqlite3.Error, *common))
+        return _DriverErrors((sqlite3.IntegrityError,), sqlite_refused, (sqlite3.Error, *common))
     import asyncpg
 
     return _DriverErrors(
         (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError),
+        # class 22 (data exception) and 54 (program limit: an index row too big); asyncpg's own
+        # DataError (a value it cannot encode) is one of the first
+        (*sqlite_refused, asyncpg.DataError, asyncpg.ProgramLimitExceededError),
         (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError, *common),
     )
 
@@ -112,6 +158,16 @@ class Db:
     async def ping(self) -> None:
         await self.fetch_one("SELECT 1 AS one")
 
+    async def check_writable(self) -> None:
+        """Commit one small write (the `health` row); StoreUnavailable if the database cannot
+        write (disk full, read-only), which a read such as `ping` does not tell."""
+        async with self.connection() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO health (id, checked_at) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                (time.time(),),
+            )
+
     async def disconnect(self) -> None:
         with contextlib.suppress(Exception):
             await self.database.disconnect()
@@ -133,10 +189,8 @@ class Connection:
             if self.postgres:
                 return list(await self.raw.fetch(self._sql(sql), *params))
             return list(await self.raw.execute_fetchall(sql, tuple(params)))
-        except self._errors.conflict as exc:
-            raise Conflict(_describe(exc)) from exc
-        except self._errors.failure as exc:
-            raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
+        except self._errors.known as exc:
+            raise self._errors.translated(exc) from exc
 
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = await self.fetch_all(sql, params)
@@ -153,10 +207,8 @@ class Connection:
             count: int = cursor.rowcount
             await cursor.close()
             return count
-        except self._errors.conflict as exc:
-            raise Conflict(_describe(exc)) from exc
-        except self._errors.failure as exc:
-            raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
+        except self._errors.known as exc:
+            raise self._errors.translated(exc) from exc
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
@@ -164,10 +216,8 @@ class Connection:
                 await self.raw.executemany(self._sql(sql), [tuple(row) for row in rows])
             else:
                 await self.raw.executemany(sql, [tuple(row) for row in rows])
-        except self._errors.conflict as exc:
-            raise Conflict(_describe(exc)) from exc
-        except self._errors.failure as exc:
-            raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
+        except self._errors.known as exc:
+            raise self._errors.translated(exc) from exc
 
     async def in_one_trip(self, work: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
         """`await work(connection, *args)`, on SQLite wholly in the database's thread.
@@ -194,10 +244,8 @@ class Connection:
 
         try:
             return await run_there(run)  # type: ignore[no-any-return]
-        except self._errors.conflict as exc:
-            raise Conflict(_describe(exc)) from exc
-        except self._errors.failure as exc:
-            raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
+        except self._errors.known as exc:
+            raise self._errors.translated(exc) from exc
 
     async def execute_script(self, statements: Sequence[str]) -> None:
         for statement in statements:
@@ -227,10 +275,8 @@ class _InThread(Connection):
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             return list(self.raw.execute(sql, tuple(params)).fetchall())
-        except self._errors.conflict as exc:
-            raise Conflict(_describe(exc)) from exc
-        except self._errors.failure as exc:
-            raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
+        except self._errors.known as exc:
+            raise self._errors.translated(exc) from exc
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         try:
@@ -238,18 +284,14 @@ class _InThread(Connection):
             count: int = cursor.rowcount
             cursor.close()
             return count
-        except self._errors.conflict as exc:
-            raise Conflict(_describe(exc)) from exc
-        except self._errors.failure as exc:
-            raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
+        except self._errors.known as exc:
+            raise self._errors.translated(exc) from exc
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
             self.raw.executemany(sql, [tuple(row) for row in rows])
-        except self._errors.conflict as exc:
-            raise Conflict(_describe(exc)) from exc
-        except self._errors.failure as exc:
-            raise StoreUnavailable(f"the database failed: {_describe(exc)}") from exc
+        except self._errors.known as exc:
+            raise self._errors.translated(exc) from exc
 
     async def in_one_trip(self, work: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
         return await work(self, *args)

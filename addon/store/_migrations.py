@@ -143,6 +143,20 @@ _V4 = _both(
     "DROP INDEX delivery_keys_by_delivery",
 )
 
+# What each rejection stores (to bound the rejection log by bytes, newest kept), walked newest first
+# through an index of its own; rows from before are sized once here. And a row /healthz writes, to
+# tell a database that answers but cannot write (disk full, read-only) from a healthy one.
+_V5 = _both(
+    "ALTER TABLE deliveries ADD COLUMN stored_bytes {bigint}",
+    """UPDATE deliveries SET stored_bytes = COALESCE(LENGTH(body), 0)
+        + COALESCE(LENGTH(headers), 0) + COALESCE(LENGTH(path), 0)
+        + COALESCE(LENGTH(token), 0) + COALESCE(LENGTH(canonical_request), 0)
+        WHERE status = 'rejected'""",
+    """CREATE INDEX deliveries_rejected_size ON deliveries (id, stored_bytes)
+        WHERE status = 'rejected'""",
+    "CREATE TABLE health (id INTEGER PRIMARY KEY, checked_at {real} NOT NULL)",
+)
+
 # Replay records (see _replays). A webhook token's key (its exp, then a digest) is kept with its
 # delivery and pruned with it; the first delivery to carry a token is in the unique index, later
 # ones are marked token_reused, so a probe finds at most one row however often a captured token is
@@ -191,6 +205,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         4, "search by webhook identifier through the duplicate guard; covering key index", *_V4
     ),
+    Migration(5, "the bytes each rejection stores; a row the health check writes", *_V5),
     Migration(6, "replay records: webhook token digests, lifecycle tokens until they expire", *_V6),
     Migration(7, "what a delivery's door verified; how often and when it was replayed", *_V7),
     Migration(8, "every installation id a tenant has had (Connect on Forge)", *_V8),

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from addon.store._db import Db
 from addon.store._records import Delivery, DeliveryStatus, HandlerState
+from addon.store._storable import storable_text
 
 __all__ = ["NotReplayable", "WorkQueue", "replay_refusal"]
 
@@ -97,7 +98,15 @@ class WorkQueue:
                    lease_owner = NULL, lease_until = NULL,
                    completed_at = CASE WHEN ? = 'failed' THEN ? ELSE completed_at END
                WHERE id = ? AND lease_owner = ? AND handler_state = 'pending'""",
-            (state.value, retry_at, error[:4000], state.value, time.time(), delivery_id, owner),
+            (
+                state.value,
+                retry_at,
+                storable_text(error[:4000]),
+                state.value,
+                time.time(),
+                delivery_id,
+                owner,
+            ),
         )
         return count > 0
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from addon.store._db import Row
+from addon.store._storable import parse_stored_json
 
 __all__ = ["Delivery", "DeliveryStatus", "HandlerState", "NewDelivery", "Recorded"]
 
@@ -131,11 +132,11 @@ class Delivery:
             error_code=row["error_code"],
             method=row["method"],
             path=row["path"],
-            context=json.loads(row["context"] or "{}"),
-            token=json.loads(row["token"]) if row["token"] else None,
+            context=parse_stored_json(row["context"], {}),
+            token=parse_stored_json(row["token"]),
             canonical_request=row["canonical_request"],
             qsh_expected=row["qsh_expected"],
-            headers=json.loads(row["headers"] or "{}"),
+            headers=parse_stored_json(row["headers"], {}),
             body=bytes(row["body"] or b""),
             body_size=int(row["body_size"] or 0),
             resource=row["resource"],

@@ -141,12 +141,13 @@ def judge(
     delivery_id: int,
     firsts: dict[bytes, Seen],
     existing: dict[tuple[str, str | None, str | None], Seen],
+    dedupe: tuple[str, str | None, str | None],
 ) -> tuple[Recorded, bytes | None]:
     """What `delivery` is, given those before it (`firsts` by token, `existing` accepted ones by
-    identifier; both updated): its outcome, and the digest of its token to keep with it."""
+    `dedupe`, its origin and identifier as stored; both updated): its outcome, and the digest of
+    its token to keep with it."""
     digest = delivery.token_digest
     first = firsts.get(digest) if digest is not None else None
-    dedupe = (delivery.origin_kind, delivery.origin, delivery.webhook_id)
     guarded = delivery.status is DeliveryStatus.ACCEPTED and delivery.webhook_id is not None
     same_identifier = existing.get(dedupe) if guarded else None
     if any(seen.replayed_by(delivery) for seen in (first, same_identifier) if seen is not None):

@@ -12,7 +12,7 @@ from addon.store._queue import WorkQueue
 from addon.store._records import HandlerState
 from addon.store._replays import LifecycleTokens
 from addon.store._tenants import Tenants
-from addon.store._writer import DeliveryWriter
+from addon.store._writer import DEFAULT_REJECTED_BYTES, DeliveryWriter
 
 __all__ = ["Store", "open_store"]
 
@@ -27,6 +27,7 @@ class Store:
         box: SecretBox,
         *,
         rejected_log_limit: int = 10_000,
+        rejected_log_max_bytes: int = DEFAULT_REJECTED_BYTES,
         handler_state: HandlerState = HandlerState.NONE,
         on_committed: Callable[[], None] | None = None,
     ) -> None:
@@ -37,6 +38,7 @@ class Store:
         self.writer = DeliveryWriter(
             db,
             rejected_log_limit=rejected_log_limit,
+            rejected_log_max_bytes=rejected_log_max_bytes,
             handler_state=handler_state,
             on_committed=on_committed,
         )
@@ -57,6 +59,7 @@ async def open_store(
     keys: tuple[bytes, ...] = (),
     synchronous: str = "NORMAL",
     rejected_log_limit: int = 10_000,
+    rejected_log_max_bytes: int = DEFAULT_REJECTED_BYTES,
     handler_state: HandlerState = HandlerState.NONE,
     on_committed: Callable[[], None] | None = None,
     encrypt_existing: bool = True,
@@ -69,6 +72,7 @@ async def open_store(
             db,
             SecretBox(keys),
             rejected_log_limit=rejected_log_limit,
+            rejected_log_max_bytes=rejected_log_max_bytes,
             handler_state=handler_state,
             on_committed=on_committed,
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,6 +10,12 @@ from typing import Any
 
 from addon.store._crypto import DecryptionError, SecretBox, is_encrypted
 from addon.store._db import Db, Row
+from addon.store._storable import (
+    is_storable_text,
+    json_text,
+    parse_stored_json,
+    storable_text,
+)
 
 __all__ = ["Superseded", "Tenant", "TenantState", "Tenants"]
 
@@ -62,16 +67,8 @@ class Tenant:
         return "forge" if self.installation_id else "descriptor"
 
 
-def _unencodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return storable_text(value) if isinstance(value, str) and value else None
 
 
 class Tenants:
@@ -93,7 +90,7 @@ class Tenants:
             description=row["description"],
             oauth_client_id=row["oauth_client_id"],
             installation_id=row["installation_id"],
-            payload=json.loads(row["payload"] or "{}"),
+            payload=parse_stored_json(row["payload"], {}),
             state=TenantState(row["state"]),
             state_iat=int(row["state_iat"]),
             installed_at=row["installed_at"],
@@ -102,7 +99,7 @@ class Tenants:
         )
 
     async def get(self, client_key: str) -> Tenant | None:
-        if "\x00" in client_key or _unencodable(client_key):
+        if not is_storable_text(client_key):
             return None  # a hostile key (a token's iss) no tenant has and the database refuses
         row = await self._db.fetch_one("SELECT * FROM tenants WHERE client_key = ?", (client_key,))
         return None if row is None else self._tenant(row)
@@ -124,13 +121,13 @@ class Tenants:
         now = time.time()
         values = (
             secret,
-            str(payload["baseUrl"]),
+            storable_text(str(payload["baseUrl"])),
             _text(payload.get("displayUrl")),
             _text(payload.get("productType")),
             _text(payload.get("description")),
             _text(payload.get("oauthClientId")),
             installation_id,
-            json.dumps(kept, sort_keys=True),
+            json_text(dict(sorted(kept.items()))),
             TenantState.INSTALLED.value,
             iat,
             now,
@@ -181,7 +178,7 @@ class Tenants:
 
     async def for_installation(self, installation_id: str) -> Tenant | None:
         """The tenant a Forge installation id (its latest or an earlier one) belongs to."""
-        if "\x00" in installation_id or _unencodable(installation_id):
+        if not is_storable_text(installation_id):
             return None
         row = await self._db.fetch_one(
             """SELECT client_key FROM tenant_installations WHERE installation_id = ?

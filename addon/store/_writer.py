@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from addon.store._db import Conflict, Connection, Db, StoreUnavailable
+from addon.store import _rejections
+from addon.store._db import Conflict, Connection, Db, Refused, StoreUnavailable
 from addon.store._records import DeliveryStatus, HandlerState, NewDelivery, Recorded
 from addon.store._replays import REPLAYED, Seen, first_sightings, judge, seen_in
+from addon.store._storable import fits_index, json_text, storable_text
 
 __all__ = ["DeliveryWriter"]
 
@@ -22,13 +23,14 @@ logger = logging.getLogger("addon.store")
 MAX_BATCH = 256
 REJECTION_QUEUE = 2_000
 PRUNE_EVERY = 200
+DEFAULT_REJECTED_BYTES = 64 * 1024 * 1024
 
 _COLUMNS = (
     "id", "received_at", "origin_kind", "origin", "event", "webhook_id", "retry", "flow", "status",
     "reason", "error_code", "method", "path", "context", "token", "canonical_request",
     "qsh_expected", "headers", "body", "body_size", "resource", "action", "issue_key",
     "project_key", "sprint_id", "actor", "handler_state", "next_attempt_at", "duplicate_of",
-    "verification", "token_digest", "token_reused",
+    "verification", "token_digest", "token_reused", "stored_bytes",
 )  # fmt: skip
 _INSERT = (
     f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
@@ -37,25 +39,15 @@ _INSERT_KEY = "INSERT INTO delivery_keys (search_key, delivery_id) VALUES (?, ?)
 
 Pending = tuple[NewDelivery, "asyncio.Future[Recorded]"]
 
-# json.dumps(value, ensure_ascii=False) builds a new encoder on every call; one does for all.
-_to_json = json.JSONEncoder(ensure_ascii=False).encode
 
-
-def _storable(value: Any) -> Any:
-    """Text both databases take: a lone surrogate (invalid UTF-8, or a JSON escape in a hostile
-    token) or a NUL (refused by PostgreSQL) is written as an escape, so that one hostile record
-    cannot fail the batch it shares with real deliveries."""
-    if not isinstance(value, str):
-        return value
-    if "\x00" in value:
-        value = value.replace("\x00", "\\u0000")
-    if value.isascii():  # O(1) in CPython: the common case needs no trial encoding
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
+def _dedupe_key(delivery: NewDelivery) -> tuple[str, str | None, str | None]:
+    """What makes a delivery a duplicate, as stored: origin and identifier."""
+    origin, webhook_id = delivery.origin, delivery.webhook_id
+    return (
+        storable_text(delivery.origin_kind),
+        None if origin is None else storable_text(origin),
+        None if webhook_id is None else storable_text(webhook_id),
+    )
 
 
 class DeliveryWriter:
@@ -68,9 +60,11 @@ class DeliveryWriter:
         rejected_log_limit: int,
         handler_state: HandlerState,
         on_committed: Callable[[], None] | None = None,
+        rejected_log_max_bytes: int = DEFAULT_REJECTED_BYTES,
     ) -> None:
         self._db = db
         self._rejected_limit = rejected_log_limit
+        self._rejected_max_bytes = rejected_log_max_bytes
         self._handler_state = handler_state
         self._on_committed = on_committed
         self._queue: asyncio.Queue[Pending] = asyncio.Queue()
@@ -78,6 +72,7 @@ class DeliveryWriter:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._since_prune = 0
+        self._bytes_since_prune = 0
         self.dropped_rejections = 0
 
     async def start(self) -> None:
@@ -113,11 +108,14 @@ class DeliveryWriter:
         return await future
 
     def record_rejection(self, delivery: NewDelivery) -> None:
-        """Queue a rejection record; dropped (and counted) when the lane is full."""
-        if self._rejected_limit <= 0:
+        """Queue a rejection record, cut to its bounds; dropped (and counted) when the lane is full."""
+        if self._rejected_limit <= 0 or self._rejected_max_bytes <= 0:
+            return
+        if self._rejections.full():
+            self.dropped_rejections += 1
             return
         try:
-            self._rejections.put_nowait(delivery)
+            self._rejections.put_nowait(_rejections.bounded(delivery))
         except asyncio.QueueFull:
             self.dropped_rejections += 1
             return
@@ -161,11 +159,7 @@ class DeliveryWriter:
             if not batch and not rejections:
                 continue
             try:
-                deliveries = [d for d, _ in batch]
-                try:
-                    results = await conn.in_one_trip(self._write, deliveries, rejections)
-                except Conflict:  # the slow path's failure must fail the batch too
-                    results = await self._write_one_by_one(conn, deliveries, rejections)
+                results = await self._commit(conn, [d for d, _ in batch], rejections)
             except BaseException as exc:
                 failure = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
                 for _, future in batch:
@@ -173,12 +167,37 @@ class DeliveryWriter:
                         future.set_exception(failure)
                 raise
             for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(result, Recorded):
                     future.set_result(result)
+                else:
+                    future.set_exception(result)
             if self._on_committed is not None and any(
-                r.status is DeliveryStatus.ACCEPTED for r in results
+                isinstance(r, Recorded) and r.status is DeliveryStatus.ACCEPTED for r in results
             ):
                 self._on_committed()
+
+    async def _commit(
+        self, conn: Connection, batch: Sequence[NewDelivery], rejections: Sequence[NewDelivery]
+    ) -> list[Recorded | StoreUnavailable]:
+        """Write a batch in one transaction; if the database refuses a value, each on its own.
+
+        One record the database refuses (a value past a limit nobody foresaw) must not cost the
+        others their commit: they are written again one by one, and only that one is refused.
+        Any other failure (the database away, locked, full) fails the batch: the writer
+        reconnects, and Jira retries what was answered 503.
+        """
+        try:
+            return list(await conn.in_one_trip(self._write, batch, rejections))
+        except Conflict:
+            pass  # another instance stored one of these first: one by one tells which
+        except Refused as exc:
+            logger.warning(
+                "delivery log writer: a batch of %d was refused (%s); writing each on its own",
+                len(batch) + len(rejections), exc,
+            )  # fmt: skip
+        return await self._write_one_by_one(conn, batch, rejections)
 
     async def _write(
         self, conn: Connection, batch: Sequence[NewDelivery], rejections: Sequence[NewDelivery]
@@ -191,7 +210,8 @@ class DeliveryWriter:
             rows: list[tuple[Any, ...]] = []
             keys: list[tuple[str, int]] = []
             for delivery, delivery_id in zip(batch, ids, strict=False):
-                result, digest = judge(delivery, delivery_id, firsts, existing)
+                dedupe = _dedupe_key(delivery)
+                result, digest = judge(delivery, delivery_id, firsts, existing, dedupe)
                 rows.append(self._row(delivery, result, digest))
                 results.append(result)
                 if result.status is DeliveryStatus.REJECTED:
@@ -199,37 +219,54 @@ class DeliveryWriter:
                 # An accepted delivery's identifier is already in deliveries_one_accepted, which
                 # searches use: a second copy in delivery_keys would be one more random page
                 # written per delivery (identifiers are random), the costliest part of a write.
-                indexed = delivery.webhook_id if result.status is DeliveryStatus.ACCEPTED else None
+                indexed = dedupe[2] if result.status is DeliveryStatus.ACCEPTED else None
                 keys.extend(
-                    (_storable(key), delivery_id) for key in delivery.search_keys if key != indexed
+                    (key, delivery_id)
+                    for key in dict.fromkeys(map(storable_text, delivery.search_keys))
+                    if key != indexed and fits_index(key)  # a longer one stays in its column
                 )
             for delivery, delivery_id in zip(rejections, ids[len(batch) :], strict=True):
                 rows.append(self._row(delivery, Recorded(delivery_id, DeliveryStatus.REJECTED)))
             await conn.executemany(_INSERT, rows)
             if keys:
                 await conn.executemany(_INSERT_KEY, keys)
-            replays = sum(r.status is DeliveryStatus.REJECTED for r in results)
+            replays = [
+                row
+                for row, result in zip(rows, results, strict=False)
+                if result.status is DeliveryStatus.REJECTED
+            ]
             if rejections or replays:
-                await self._prune_rejections(conn, len(rejections) + replays)
+                await self._prune_rejections(conn, [*replays, *rows[len(batch) :]])
         return results
 
     async def _write_one_by_one(
         self, conn: Connection, batch: Sequence[NewDelivery], rejections: Sequence[NewDelivery]
-    ) -> list[Recorded]:
-        """The slow path after a uniqueness conflict (another instance stored the same delivery)."""
-        results = []
-        for delivery in batch:
-            for _ in range(3):
-                try:
-                    results.append((await self._write(conn, [delivery], []))[0])
-                    break
-                except Conflict:
-                    continue
-            else:
-                raise StoreUnavailable("could not store the delivery after repeated conflicts")
-        if rejections:
-            await self._write(conn, [], rejections)
+    ) -> list[Recorded | StoreUnavailable]:
+        """Each record in a transaction of its own: after a uniqueness conflict (another instance
+        stored the same delivery), or after the database refused a value."""
+        results = [await self._write_alone(conn, delivery) for delivery in batch]
+        for rejection in rejections:
+            try:
+                await conn.in_one_trip(self._write, [], [rejection])
+            except (Conflict, Refused) as exc:
+                logger.warning("delivery log writer: a rejection record was refused: %s", exc)
         return results
+
+    async def _write_alone(
+        self, conn: Connection, delivery: NewDelivery
+    ) -> Recorded | StoreUnavailable:
+        for _ in range(3):
+            try:
+                return (await conn.in_one_trip(self._write, [delivery], []))[0]
+            except Conflict:
+                continue
+            except Refused as exc:
+                logger.error(
+                    "delivery log writer: the database refused a delivery from %s %s (%s): %s",
+                    delivery.origin_kind, delivery.origin, delivery.event, exc,
+                )  # fmt: skip
+                return exc
+        return StoreUnavailable("could not store the delivery after repeated conflicts")
 
     def _row(
         self, delivery: NewDelivery, recorded: Recorded, digest: bytes | None = None
@@ -239,7 +276,7 @@ class DeliveryWriter:
         status = recorded.status
         pending = status is DeliveryStatus.ACCEPTED and self._handler_state is HandlerState.PENDING
         replayed = status is DeliveryStatus.REJECTED and delivery.status is not status
-        return tuple(_storable(value) for value in (
+        row = tuple(storable_text(v) if isinstance(v, str) else v for v in (
             recorded.id,
             delivery.received_at,
             delivery.origin_kind,
@@ -253,11 +290,11 @@ class DeliveryWriter:
             REPLAYED if replayed else delivery.error_code,
             delivery.method,
             delivery.path,
-            _to_json(dict(delivery.context)),
-            _to_json(delivery.token) if delivery.token is not None else None,
+            json_text(dict(delivery.context)),
+            json_text(delivery.token) if delivery.token is not None else None,
             delivery.canonical_request,
             delivery.qsh_expected,
-            _to_json(dict(delivery.headers)),
+            json_text(dict(delivery.headers)),
             delivery.body,
             delivery.body_size,
             delivery.resource,
@@ -269,10 +306,13 @@ class DeliveryWriter:
             (HandlerState.PENDING if pending else HandlerState.NONE).value,
             delivery.received_at if pending else None,
             recorded.duplicate_of,
-            _to_json(dict(delivery.verification)) if delivery.verification is not None else None,
+            json_text(dict(delivery.verification)) if delivery.verification is not None else None,
             digest,
             1 if recorded.token_reused else 0,
         ))  # fmt: skip
+        if status is not DeliveryStatus.REJECTED:
+            return (*row, None)
+        return (*row, _rejections.stored_bytes(row))
 
     async def _allocate_ids(self, conn: Connection, count: int) -> list[int]:
         if count == 0:
@@ -296,8 +336,9 @@ class DeliveryWriter:
     ) -> dict[tuple[str, str | None, str | None], Seen]:
         wanted: dict[tuple[str, str | None], set[str]] = {}
         for d in batch:
-            if d.webhook_id is not None and d.status is DeliveryStatus.ACCEPTED:
-                wanted.setdefault((d.origin_kind, d.origin), set()).add(d.webhook_id)
+            origin_kind, origin, webhook_id = _dedupe_key(d)
+            if webhook_id is not None and d.status is DeliveryStatus.ACCEPTED:
+                wanted.setdefault((origin_kind, origin), set()).add(webhook_id)
         found: dict[tuple[str, str | None, str | None], Seen] = {}
         for (origin_kind, origin), webhook_ids in wanted.items():
             # One probe of deliveries_one_accepted (origin_kind, origin, webhook_id) per identifier,
@@ -316,14 +357,14 @@ class DeliveryWriter:
             found.update({(origin_kind, origin, r["webhook_id"]): seen_in(r) for r in rows})
         return found
 
-    async def _prune_rejections(self, conn: Connection, added: int) -> None:
-        self._since_prune += added
-        if self._since_prune < min(PRUNE_EVERY, max(1, self._rejected_limit // 10)):
+    async def _prune_rejections(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._since_prune += len(rows)
+        self._bytes_since_prune += sum(row[-1] or 0 for row in rows)
+        if self._since_prune < min(
+            PRUNE_EVERY, max(1, self._rejected_limit // 10)
+        ) and self._bytes_since_prune < max(1, self._rejected_max_bytes // 10):
             return
-        self._since_prune = 0
-        await conn.execute(
-            """DELETE FROM deliveries WHERE status = 'rejected' AND id <= (
-                   SELECT id FROM deliveries WHERE status = 'rejected'
-                   ORDER BY id DESC LIMIT 1 OFFSET ?)""",
-            (self._rejected_limit,),
+        self._since_prune = self._bytes_since_prune = 0
+        await _rejections.prune(
+            conn, max_rows=self._rejected_limit, max_bytes=self._rejected_max_bytes
         )

@@ -35,9 +35,9 @@ def error_response(
 def refusal_response(
     refusal: Refusal, *, realm: str | None, method: str, path: str
 ) -> JSONResponse:
-    """The answer to a refusal; a server-side one (5xx) is logged too."""
+    """The answer to a refusal; a server-side one (5xx) is logged too, with what caused it."""
     if refusal.status >= 500:
-        logger.warning("%s %s: %s", method, mask_credentials(path), refusal.reason)
+        logger.warning("%s %s: %s", method, mask_credentials(path), refusal)
     return error_response(refusal.status, refusal.code, refusal.reason, realm=realm)
 
 

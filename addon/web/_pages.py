@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -10,6 +12,8 @@ from addon.services import Services
 from addon.store import StoreUnavailable
 
 __all__ = ["routes"]
+
+logger = logging.getLogger("addon.web")
 
 
 async def landing(request: Request) -> Response:
@@ -36,10 +40,12 @@ async def connect_descriptor(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
+    """200 while the database takes writes; 503 when it cannot (away, disk full, read-only)."""
     services: Services = request.app.state.services
     try:
-        await services.store.db.ping()
+        await services.store.db.check_writable()
     except StoreUnavailable as exc:
+        logger.warning("health check: %s", exc.detail)
         return JSONResponse({"status": "unavailable", "reason": exc.reason}, status_code=503)
     return JSONResponse({"status": "ok"})
 

@@ -205,11 +205,13 @@ def test_sqlite_file_locked_503_then_recover(sqlite: tuple[Node, Path]) -> None:
     node, path = sqlite
     assert node.send(node.cached)[0].status_code == 204
     hold = SQLITE_BUSY_TIMEOUT_SECONDS + 1.5
-    pool = ThreadPoolExecutor(8)
+    pool, checker = ThreadPoolExecutor(8), ThreadPoolExecutor(1)
     try:
         holder = sqlite3.connect(path, isolation_level=None, timeout=1)
         holder.execute("BEGIN EXCLUSIVE")
         locked_at = time.monotonic()
+        # Reads go on, but the health check's write cannot: it is unhealthy while locked.
+        health = checker.submit(node.health)
         try:
             # The first, alone in its batch, waits out the busy timeout while the lock is held.
             sent = [pool.submit(node.send, node.cached)]
@@ -224,7 +226,7 @@ def test_sqlite_file_locked_503_then_recover(sqlite: tuple[Node, Path]) -> None:
             assert SQLITE_BUSY_TIMEOUT_SECONDS - 0.5 <= took < hold - 0.2, (
                 f"answered after {took:.1f}s\n{node.server.log()[-5000:]}"
             )
-            assert node.health() == 200  # SQLite readers are not blocked: not detectable
+            assert health.result(timeout=SQLITE_BUSY_TIMEOUT_SECONDS + 5) == 503
         finally:
             holder.execute("ROLLBACK")
             holder.close()
@@ -236,6 +238,7 @@ def test_sqlite_file_locked_503_then_recover(sqlite: tuple[Node, Path]) -> None:
             assert elapsed < SQLITE_BUSY_TIMEOUT_SECONDS + 2, f"{elapsed:.1f}s for one answer"
     finally:
         pool.shutdown()
+        checker.shutdown()
     assert node.send(node.cached)[0].status_code == 204
     assert time.monotonic() - released_at < 5
     node.recovers()

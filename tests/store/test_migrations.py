@@ -55,32 +55,39 @@ def test_concurrent_startups_migrate_exactly_once(database_url: str) -> None:
 def test_a_log_written_before_version_4_is_still_searched_and_deduplicated(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Version 4 rebuilds the duplicate guard with the identifier first, over existing rows.
-
-    The later versions are applied first, as the writer needs their columns (and a database that
-    missed one version, as after a merge, is brought up to date all the same)."""
+    """Version 4 rebuilds the duplicate guard with the identifier first, over existing rows."""
     import addon.store._migrations as migrations
 
     async def scenario() -> None:
-        # Every version but 4: the columns later versions add are there for today's writer.
-        before_4 = tuple(m for m in MIGRATIONS if m.version != 4)
-        monkeypatch.setattr(migrations, "MIGRATIONS", before_4)
-        store = await open_store(database_url)
-        await store.start()
-        old = await store.writer.record(delivery("w-1"))
-        await store.close()
-        monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+        monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:3])
         db = await connect_database(database_url)
         try:
-            assert await migrate(db) == [4]
+            await migrate(db)
+            # As the writer of version 3 stored it: the identifier among the delivery's keys.
+            await db.execute(
+                "INSERT INTO deliveries (received_at, origin_kind, origin, status, event, "
+                "webhook_id, handler_state) VALUES (?, 'connect', 'tenant', 'accepted', "
+                "'jira:issue_updated', 'w-1', 'none')",
+                (time.time(),),
+            )
+            row = await db.fetch_one("SELECT id FROM deliveries WHERE webhook_id = 'w-1'")
+            assert row is not None
+            old_id = int(row["id"])
+            for key in ("PRJ-1", "w-1"):
+                await db.execute(
+                    "INSERT INTO delivery_keys (search_key, delivery_id) VALUES (?, ?)",
+                    (key, old_id),
+                )
+            monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+            assert await migrate(db) == [m.version for m in MIGRATIONS if m.version >= 4]
         finally:
             await db.disconnect()
         store = await open_store(database_url)
         await store.start()
         try:
-            assert (await store.writer.record(delivery("w-1"))).duplicate_of == old.id
+            assert (await store.writer.record(delivery("w-1"))).duplicate_of == old_id
             found = await store.deliveries.page(DeliveryFilter(q="w-1"), limit=10)
-            assert [d.id for d in found][-1] == old.id
+            assert [d.id for d in found][-1] == old_id
         finally:
             await store.close()
 

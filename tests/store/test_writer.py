@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import secrets
 import time
 from collections import Counter
+from collections.abc import Mapping
+from typing import Any
 
 from addon.store import (
+    Delivery,
     DeliveryFilter,
     DeliveryStatus,
     NewDelivery,
+    Recorded,
     Store,
+    StoreUnavailable,
     open_store,
     replay_digest,
 )
@@ -128,6 +135,139 @@ def test_record_fails_loudly_when_the_log_is_not_running(sqlite_url: str) -> Non
                 await store.writer.record(new("x"))
         finally:
             await store.db.disconnect()
+
+    asyncio.run(scenario())
+
+
+def poisons(store: Store) -> list[NewDelivery]:
+    """Deliveries the database itself refuses, past the writer's own rules: a number out of the
+    column's range, and on PostgreSQL an identifier of 4,000 random characters (past the btree's
+    row limit)."""
+    found = [dataclasses.replace(new("out-of-range"), retry=2**70)]
+    if store.db.postgres:
+        found.append(new(secrets.token_urlsafe(3_000)))
+    return found
+
+
+def test_a_row_the_database_refuses_is_refused_alone(database_url: str) -> None:
+    """The batch it shares is written again one by one: every other delivery is stored."""
+
+    async def scenario() -> None:
+        store = await opened(database_url)
+        try:
+            for poison in poisons(store):
+                outcomes = await asyncio.gather(
+                    *(store.writer.record(new(f"beside-{i}")) for i in range(50)),
+                    store.writer.record(poison),
+                    *(store.writer.record(new(f"after-{i}")) for i in range(50)),
+                    return_exceptions=True,
+                )
+                refused = outcomes.pop(50)
+                assert isinstance(refused, StoreUnavailable), refused
+                assert refused.reason == StoreUnavailable.generic_reason
+                assert all(isinstance(o, Recorded) for o in outcomes), outcomes
+                assert {o.status for o in outcomes if isinstance(o, Recorded)} == {
+                    DeliveryStatus.ACCEPTED
+                }
+                row = await store.db.fetch_one(
+                    "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'accepted'"
+                )
+                assert row is not None and int(row["n"]) == 100
+                await store.db.execute("DELETE FROM delivery_keys")
+                await store.db.execute("DELETE FROM deliveries")
+            again = await store.writer.record(new("later"))  # and the writer goes on
+            assert again.status is DeliveryStatus.ACCEPTED
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_search_key_too_long_to_index_is_stored_but_not_indexed(database_url: str) -> None:
+    long_key = secrets.token_urlsafe(3_000)  # 4,000 characters
+
+    async def scenario() -> None:
+        store = await opened(database_url)
+        try:
+            delivery = dataclasses.replace(
+                new("long-key"), issue_key=long_key, search_keys=("PRJ-1", long_key)
+            )
+            beside = [store.writer.record(new(f"beside-{i}")) for i in range(20)]
+            recorded, *others = await asyncio.gather(store.writer.record(delivery), *beside)
+            assert recorded.status is DeliveryStatus.ACCEPTED
+            assert {o.status for o in others} == {DeliveryStatus.ACCEPTED}
+            stored = await store.deliveries.get(recorded.id)
+            assert stored is not None and stored.issue_key == long_key
+            rows = await store.db.fetch_all(
+                "SELECT search_key FROM delivery_keys WHERE delivery_id = ?", (recorded.id,)
+            )
+            assert [r["search_key"] for r in rows] == ["PRJ-1"]
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def stored_size(row: Mapping[str, Any]) -> int:
+    """The bytes of a row's text and binary values, as the database holds them."""
+    values = [row[name] for name in dict(row)] if hasattr(row, "items") else list(row)
+    return sum(
+        len(v) if isinstance(v, bytes) else len(v.encode("utf-8"))
+        for v in values
+        if isinstance(v, str | bytes)
+    )
+
+
+def huge_rejection(n: int = 0) -> NewDelivery:
+    return dataclasses.replace(
+        new(f"huge-{n}" + "i" * 5_000, DeliveryStatus.REJECTED),
+        reason="r" * 10_000,
+        path="/webhooks/jira/x?" + "q" * 100_000,
+        canonical_request="POST&/webhooks/jira/x&" + "q" * 100_000,
+        headers={f"x-header-{i}": "v" * 2_000 for i in range(5_000)},
+        token={"header": {"kid": "k" * 100_000}, "claims": {"iss": "\ud800" * 1_000}},
+        body=b"b" * 200_000,
+        body_size=200_000,
+    )
+
+
+def test_a_rejection_stores_at_most_64_kib_in_all(database_url: str) -> None:
+    async def scenario() -> None:
+        store = await opened(database_url)
+        try:
+            store.writer.record_rejection(huge_rejection())
+            await store.writer.record(new("flush"))
+            rows = await store.db.fetch_all("SELECT * FROM deliveries WHERE status = 'rejected'")
+            assert len(rows) == 1
+            assert stored_size(rows[0]) <= 64 * 1024
+            kept = Delivery.from_row(rows[0])
+            assert kept.headers and len(kept.headers) < 5_000  # whole headers, as many as fit
+            assert all(value == "v" * 2_000 for value in kept.headers.values())
+            assert kept.body_size == 200_000
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_rejection_log_is_bounded_by_bytes(database_url: str) -> None:
+    limit = 1024 * 1024
+
+    async def scenario() -> None:
+        store = await opened(database_url, rejected_log_max_bytes=limit)
+        try:
+            for round_ in range(10):
+                for n in range(10):
+                    store.writer.record_rejection(huge_rejection(round_ * 10 + n))
+                await store.writer.record(new(f"flush-{round_}"))
+            rows = await store.db.fetch_all(
+                "SELECT * FROM deliveries WHERE status = 'rejected' ORDER BY id"
+            )
+            total = sum(stored_size(row) for row in rows)
+            assert total <= limit + limit // 10 + 64 * 1024, total
+            assert rows and str(rows[-1]["webhook_id"]).startswith("huge-99")  # newest kept
+        finally:
+            await store.close()
 
     asyncio.run(scenario())
 
