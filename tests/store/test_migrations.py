@@ -136,34 +136,6 @@ def test_versions_ascend_and_may_skip_numbers() -> None:
     assert 8 in versions
 
 
-def test_a_version_below_the_newest_applied_is_still_applied(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Branches take their own numbers: a database already at 8 still gets a 5 merged later."""
-    import addon.store._migrations as migrations
-    from addon.store._migrations import Migration
-
-    statements = ("CREATE TABLE merged_later (x INTEGER)",)
-    later = Migration(5, "merged after 8", statements, statements)
-
-    async def scenario() -> None:
-        db = await connect_database(database_url)
-        try:
-            assert 8 in await migrate(db)
-            monkeypatch.setattr(
-                migrations,
-                "MIGRATIONS",
-                tuple(sorted((*MIGRATIONS, later), key=lambda m: m.version)),
-            )
-            assert await migrate(db) == [5]
-            assert await migrate(db) == []
-            await db.execute("INSERT INTO merged_later (x) VALUES (1)")
-        finally:
-            await db.disconnect()
-
-    asyncio.run(scenario())
-
-
 def test_version_8_remembers_the_installation_ids_already_stored(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
