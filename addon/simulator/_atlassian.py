@@ -121,6 +121,7 @@ class FakeAtlassian:
         self.offset = 0.0
         self.sites: dict[str, FakeSite] = {}
         self.refreshes = 0
+        self.token_calls = 0
         self._lock = threading.RLock()
         self._codes: dict[str, tuple[str, tuple[str, ...], float]] = {}
         self._families: dict[int, _Family] = {}
@@ -252,6 +253,7 @@ class FakeAtlassian:
         ):
             return _error(401, "access_denied", "Unauthorized")
         with self._lock:
+            self.token_calls += 1
             if body.get("grant_type") == "authorization_code":
                 return self._exchange(body)
             if body.get("grant_type") == "refresh_token":

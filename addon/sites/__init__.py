@@ -43,6 +43,7 @@ from addon.sites._errors import (
     WrongSignature,
 )
 from addon.sites._records import (
+    DAY,
     REFRESH_TOKEN_LIFETIME,
     REFRESH_TOKEN_WARNING,
     Project,
@@ -69,6 +70,7 @@ from addon.sites._webhooks import (
 __all__ = [
     "CATCH_UP_EVENT",
     "CATCH_UP_FIELDS",
+    "DAY",
     "OVERLAP_SECONDS",
     "REFRESH_TOKEN_LIFETIME",
     "REFRESH_TOKEN_WARNING",

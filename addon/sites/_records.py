@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "DAY",
     "REFRESH_TOKEN_LIFETIME",
     "REFRESH_TOKEN_WARNING",
     "Project",

@@ -126,9 +126,8 @@ class SiteStore:
         """Become the one instance refreshing this site's tokens, unless another holds the lease."""
         changed = await self._db.execute(
             "UPDATE oauth_sites SET refresh_lease_owner = ?, refresh_lease_until = ?"
-            " WHERE cloud_id = ? AND (refresh_lease_until IS NULL OR refresh_lease_until < ?"
-            " OR refresh_lease_owner = ?)",
-            (owner, now + seconds, cloud_id, now, owner),
+            " WHERE cloud_id = ? AND (refresh_lease_until IS NULL OR refresh_lease_until < ?)",
+            (owner, now + seconds, cloud_id, now),
         )
         return changed == 1
 

@@ -47,9 +47,15 @@ class TokenKeeper:
         self._clock = clock
         self._owner = owner or secrets.token_hex(8)
         self._lease_seconds = lease_seconds
+        self._local: dict[str, asyncio.Lock] = {}
 
     async def access_token(self, cloud_id: str, *, force: bool = False) -> str:
         """A usable access token for the site; `force` refreshes even a fresh one (once)."""
+        # Callers in this instance queue here; instances queue on the lease in the database.
+        async with self._local.setdefault(cloud_id, asyncio.Lock()):
+            return await self._access_token(cloud_id, force=force)
+
+    async def _access_token(self, cloud_id: str, *, force: bool) -> str:
         seen: str | None = None
         while True:
             site = await self._current(cloud_id)
