@@ -79,7 +79,7 @@ def test_several_sites_are_chosen_one_per_consent_and_reconnecting_updates(
 
 
 def test_a_code_is_good_once() -> None:
-    with running_fake() as (fake, url):
+    with running_fake() as (_fake, url):
 
         async def scenario() -> None:
             import httpx

@@ -94,9 +94,11 @@ def test_invalid_grant_marks_the_site_needs_reconnect_and_stops_calling(
                 site = await connected(d, fake, url)
                 fake.revoke()
                 fake.advance(3600)
-                with caplog.at_level(logging.WARNING, "addon.sites"):
-                    with pytest.raises(NeedsReconnect):
-                        await d.tokens.access_token(site.cloud_id)
+                with (
+                    caplog.at_level(logging.WARNING, "addon.sites"),
+                    pytest.raises(NeedsReconnect),
+                ):
+                    await d.tokens.access_token(site.cloud_id)
                 stored = await d.sites.get(site.cloud_id)
                 assert stored is not None
                 assert stored.status is SiteStatus.NEEDS_RECONNECT
