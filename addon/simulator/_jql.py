@@ -18,7 +18,9 @@ _FIELD = r"(?:issueKey|project|issuetype|status|assignee|reporter|issue\.propert
 _VALUE = r'(?:"[^"]*"|[\w.@-]+)'
 _LIST = rf"\(\s*{_VALUE}(?:\s*,\s*{_VALUE})*\s*\)"
 _CLAUSE = re.compile(
-    rf"^\s*(?P<field>\S+?)\s*(?P<op>!=|=|NOT\s+IN\b|IN\b|\S+)\s*(?P<value>{_LIST}|{_VALUE})?\s*",
+    r"^\s*(?P<field>[^\s=!<>~(]+)\s*"
+    r"(?P<op>!=|=|NOT\s+IN\b|IN\b|IS\s+NOT\b|IS\b|[<>]=?|!~|~|\w+)\s*"
+    rf"(?P<value>{_LIST}|{_VALUE})?\s*",
     re.IGNORECASE,
 )
 _JOIN = re.compile(r"^\s*(AND|OR)\b\s*", re.IGNORECASE)
