@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import os
 import subprocess
 import sys
@@ -127,7 +128,7 @@ def test_a_refusal_is_reported_and_nothing_registered_is_an_error(world: Any) ->
         )
     )
     assert answer.status == 401 and "wrong_signature" in lines[0]
-    with pytest.raises(SimulatorError, match="no webhook of https://acme.atlassian.net"):
+    with pytest.raises(SimulatorError, match=re.escape("no webhook of https://acme.atlassian.net")):
         asyncio.run(
             send_oauth(
                 atlassian_url=atlassian_url,
@@ -137,7 +138,7 @@ def test_a_refusal_is_reported_and_nothing_registered_is_an_error(world: Any) ->
                 report=lines.append,
             )
         )
-    with pytest.raises(SimulatorError, match="has no site https://nope.atlassian.net"):
+    with pytest.raises(SimulatorError, match=re.escape("has no site https://nope.atlassian.net")):
         asyncio.run(
             send_oauth(
                 atlassian_url=atlassian_url,
@@ -183,8 +184,11 @@ def test_addon_simulate_atlassian_serves_the_fake_on_the_address_given(tmp_path:
         "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "addon", "simulate", "atlassian", "--listen", f"127.0.0.1:{port}"]
-        + ["--site", "acme", "--site", "globex", "--projects", "DEV,OPS"],
+        [
+            *(sys.executable, "-m", "addon", "simulate", "atlassian"),
+            *("--listen", f"127.0.0.1:{port}", "--site", "acme", "--site", "globex"),
+            *("--projects", "DEV,OPS"),
+        ],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
