@@ -57,6 +57,7 @@ from addon.sites._records import (
 )
 from addon.sites._store import SiteStore
 from addon.sites._tokens import TokenKeeper
+from addon.sites._upkeep import SiteUpkeep, upkeep_sites
 from addon.sites._verify import verify_delivery_token
 from addon.sites._webhooks import (
     UpkeepPlan,
@@ -95,6 +96,7 @@ __all__ = [
     "Site",
     "SiteStatus",
     "SiteStore",
+    "SiteUpkeep",
     "SiteWebhook",
     "StateCookie",
     "StateExpired",
@@ -121,5 +123,6 @@ __all__ = [
     "plan_upkeep",
     "project_filter",
     "start_consent",
+    "upkeep_sites",
     "verify_delivery_token",
 ]
