@@ -1,14 +1,7 @@
 """A fake Atlassian for the OAuth 2.0 door, offline: authorization server, API gateway, and the
 Jira sites behind it, as one ASGI app (`addon simulate atlassian` serves it on 127.0.0.1:8767).
 
-What it copies from Atlassian, with the sources:
-- Rotating refresh tokens: each refresh spends the token sent; a spent token works again only
-  within a 10-minute leeway, and reused later it "invalidates all refresh tokens, and requires the
-  user to re-consent"; a token family ends 365 days after the consent, and a token unused for 90
-  days expires (Atlassian, "Updated: 31 January 2022 - Action required - Deprecating persistent
-  refresh tokens", community.developer.atlassian.com/t/54172). Access tokens last an hour.
-  A refused grant answers 403 `{"error": "invalid_grant"}` (nango.dev, "Jira OAuth refresh token
-  invalid_grant").
+What it copies from Atlassian, with the sources (tokens: see `_atlassian_auth`):
 - Dynamic webhooks (Jira REST API v3 "Webhooks"; ../notes B6): register with per-entry errors,
   list (`expirationDate` in epoch ms), `PUT /webhook/refresh` (30 more days, unknown ids ignored,
   `{"expirationDate": ISO}`), `DELETE /webhook` with the ids in the body. An expired webhook is
@@ -22,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import secrets
 import threading
 import time
 import uuid
@@ -30,25 +22,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from addon.simulator._atlassian_auth import LEEWAY_SECONDS, FakeAuthorization
+from addon.simulator._atlassian_auth import error as _error
 from addon.simulator._jql import matches_search, webhook_filter_errors
 
 __all__ = ["DEFAULT_ATLASSIAN_ADDRESS", "FakeAtlassian", "FakeSite"]
 
 DEFAULT_ATLASSIAN_ADDRESS = "127.0.0.1:8767"
 DAY = 24 * 3600.0
-LEEWAY_SECONDS = 600.0
-ACCESS_TOKEN_SECONDS = 3600.0
-REFRESH_INACTIVITY_SECONDS = 90 * DAY
-REFRESH_ABSOLUTE_SECONDS = 365 * DAY
 WEBHOOK_SECONDS = 30 * DAY
-CODE_SECONDS = 600.0
 WEBHOOK_EVENTS = frozenset(
     {
         "jira:issue_created",
@@ -89,22 +77,6 @@ class FakeSite:
     webhooks: dict[int, FakeWebhook] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class _Family:
-    """The tokens of one consent."""
-
-    scopes: tuple[str, ...]
-    ends_at: float
-    revoked: bool = False
-
-
-@dataclass(slots=True)
-class _RefreshToken:
-    family: int
-    last_used_at: float
-    spent_at: float | None = None
-
-
 class FakeAtlassian:
     """The fake's state and its HTTP app (`app`); the methods let a test act as Jira's users."""
 
@@ -115,18 +87,16 @@ class FakeAtlassian:
         client_secret: str,
         leeway: float = LEEWAY_SECONDS,
     ) -> None:
-        self.client_id = client_id
-        self._client_secret = client_secret
-        self.leeway = leeway
         self.offset = 0.0
         self.sites: dict[str, FakeSite] = {}
-        self.refreshes = 0
-        self.token_calls = 0
         self._lock = threading.RLock()
-        self._codes: dict[str, tuple[str, tuple[str, ...], float]] = {}
-        self._families: dict[int, _Family] = {}
-        self._refresh: dict[str, _RefreshToken] = {}
-        self._access: dict[str, tuple[int, float]] = {}
+        self.auth = FakeAuthorization(
+            client_id=client_id,
+            client_secret=client_secret,
+            leeway=leeway,
+            clock=self.now,
+            lock=self._lock,
+        )
         self._ids = itertools.count(1)
         self._issue_ids = itertools.count(10001)
         self.app = Starlette(routes=self._routes())
@@ -181,20 +151,22 @@ class FakeAtlassian:
         with self._lock:
             self.sites[cloud_id].webhooks.pop(webhook_id, None)
 
+    @property
+    def refreshes(self) -> int:
+        """Refresh tokens exchanged successfully."""
+        return self.auth.refreshes
+
+    @property
+    def token_calls(self) -> int:
+        """Calls of the token endpoint, whatever their outcome."""
+        return self.auth.token_calls
+
     def revoke(self) -> None:
         """The user revokes the app's consent: every refresh token is refused from now on."""
-        with self._lock:
-            for family in self._families.values():
-                family.revoked = True
+        self.auth.revoke()
 
     def live_refresh_tokens(self) -> list[str]:
-        """Refresh tokens that are not spent, of consents still granted."""
-        with self._lock:
-            return [
-                token
-                for token, state in self._refresh.items()
-                if state.spent_at is None and not self._families[state.family].revoked
-            ]
+        return self.auth.live_refresh_tokens()
 
     def webhooks(self, cloud_id: str) -> list[FakeWebhook]:
         with self._lock:
@@ -204,8 +176,8 @@ class FakeAtlassian:
     def _routes(self) -> list[Route]:
         jira = "/ex/jira/{cloud_id}/rest/api/3"
         return [
-            Route("/authorize", self._authorize, methods=["GET"]),
-            Route("/oauth/token", self._token, methods=["POST"]),
+            Route("/authorize", self.auth.authorize, methods=["GET"]),
+            Route("/oauth/token", self.auth.token, methods=["POST"]),
             Route("/oauth/token/accessible-resources", self._resources, methods=["GET"]),
             Route(f"{jira}/project/search", self._projects, methods=["GET"]),
             Route(f"{jira}/webhook", self._webhook, methods=["GET", "POST", "DELETE"]),
@@ -215,115 +187,20 @@ class FakeAtlassian:
             Route("/_fake/sites", self._fake_sites, methods=["GET"]),
         ]
 
-    async def _authorize(self, request: Request) -> Response:
-        """Approves at once, for every site, and redirects back with a code and the state."""
-        query = request.query_params
-        problems = [
-            name
-            for name, wanted in (
-                ("audience", "api.atlassian.com"),
-                ("client_id", self.client_id),
-                ("response_type", "code"),
-            )
-            if query.get(name) != wanted
-        ]
-        if not query.get("redirect_uri") or not query.get("state"):
-            problems.append("redirect_uri and state")
-        if problems:
-            return _error(400, "invalid_request", f"wrong or missing: {', '.join(problems)}")
-        code = secrets.token_urlsafe(16)
-        with self._lock:
-            self._codes[code] = (
-                query["redirect_uri"],
-                tuple(query.get("scope", "").split()),
-                self.now() + CODE_SECONDS,
-            )
-        target = f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
-        return RedirectResponse(target, status_code=302)
-
-    async def _token(self, request: Request) -> Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            return _error(400, "invalid_request", "the body is not JSON")
-        if not isinstance(body, dict):
-            return _error(400, "invalid_request", "the body is not a JSON object")
-        if body.get("client_id") != self.client_id or not secrets.compare_digest(
-            str(body.get("client_secret", "")).encode(), self._client_secret.encode()
-        ):
-            return _error(401, "access_denied", "Unauthorized")
-        with self._lock:
-            self.token_calls += 1
-            if body.get("grant_type") == "authorization_code":
-                return self._exchange(body)
-            if body.get("grant_type") == "refresh_token":
-                return self._rotate(str(body.get("refresh_token", "")))
-        return _error(400, "unsupported_grant_type", "grant_type is not supported")
-
-    def _exchange(self, body: Mapping[str, Any]) -> Response:
-        entry = self._codes.pop(str(body.get("code", "")), None)
-        if entry is None or entry[2] < self.now() or entry[0] != body.get("redirect_uri"):
-            return _error(403, "invalid_grant", "Invalid authorization code")
-        family = next(self._ids)
-        self._families[family] = _Family(entry[1], self.now() + REFRESH_ABSOLUTE_SECONDS)
-        return self._issue(family)
-
-    def _rotate(self, token: str) -> Response:
-        state = self._refresh.get(token)
-        now = self.now()
-        if state is None:
-            return _error(403, "invalid_grant", "Unknown or invalid refresh token.")
-        family = self._families[state.family]
-        if state.spent_at is not None and now > state.spent_at + self.leeway:
-            family.revoked = True  # reuse outside the leeway ends the whole consent
-        if (
-            family.revoked
-            or now > family.ends_at
-            or now > state.last_used_at + REFRESH_INACTIVITY_SECONDS
-        ):
-            return _error(403, "invalid_grant", "Unknown or invalid refresh token.")
-        if state.spent_at is None:
-            state.spent_at = now
-        self.refreshes += 1
-        return self._issue(state.family)
-
-    def _issue(self, family: int) -> Response:
-        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        self._access[access] = (family, self.now() + ACCESS_TOKEN_SECONDS)
-        self._refresh[refresh] = _RefreshToken(family, self.now())
-        scopes = self._families[family].scopes
-        return JSONResponse(
-            {
-                "access_token": access,
-                "expires_in": int(ACCESS_TOKEN_SECONDS),
-                "token_type": "Bearer",
-                "refresh_token": refresh if "offline_access" in scopes else None,
-                "scope": " ".join(scopes),
-            }
-        )
-
-    def _family_of(self, request: Request) -> _Family | None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        entry = self._access.get(token.strip()) if scheme.lower() == "bearer" else None
-        if entry is None or entry[1] < self.now():
-            return None
-        family = self._families[entry[0]]
-        return None if family.revoked else family
-
     async def _resources(self, request: Request) -> Response:
         with self._lock:
-            family = self._family_of(request)
-            if family is None:
+            scopes = self.auth.scopes_of(request)
+            if scopes is None:
                 return _error(401, "unauthorized", "Unauthorized")
             return JSONResponse(
                 [
-                    {"id": s.cloud_id, "url": s.url, "name": s.name, "scopes": list(family.scopes)}
+                    {"id": s.cloud_id, "url": s.url, "name": s.name, "scopes": list(scopes)}
                     for s in self.sites.values()
                 ]
             )
 
     def _site(self, request: Request) -> FakeSite | Response:
-        if self._family_of(request) is None:
+        if self.auth.scopes_of(request) is None:
             return _error(401, "unauthorized", "Unauthorized")
         site = self.sites.get(request.path_params["cloud_id"])
         if site is None:
@@ -465,10 +342,6 @@ class FakeAtlassian:
                     }
                 )
         return JSONResponse(answer)
-
-
-def _error(status: int, error: str, description: str) -> JSONResponse:
-    return JSONResponse({"error": error, "error_description": description}, status_code=status)
 
 
 def _page(values: list[dict[str, Any]], request: Request) -> JSONResponse:
