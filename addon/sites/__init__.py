@@ -14,7 +14,15 @@ from addon.sites._catchup import (
     catch_up,
     catch_up_jql,
 )
-from addon.sites._connect import Consent, choose_site, complete_consent, connect_site
+from addon.sites._connect import (
+    CHOICE_SECONDS,
+    Consent,
+    choose_site,
+    complete_consent,
+    connect_site,
+    hold_for_choice,
+    resume_choice,
+)
 from addon.sites._consent import (
     STATE_COOKIE,
     STATE_SECONDS,
@@ -71,6 +79,7 @@ from addon.sites._webhooks import (
 __all__ = [
     "CATCH_UP_EVENT",
     "CATCH_UP_FIELDS",
+    "CHOICE_SECONDS",
     "DAY",
     "OVERLAP_SECONDS",
     "REFRESH_TOKEN_LIFETIME",
@@ -119,9 +128,11 @@ __all__ = [
     "choose_site",
     "complete_consent",
     "connect_site",
+    "hold_for_choice",
     "parse_expiration",
     "plan_upkeep",
     "project_filter",
+    "resume_choice",
     "start_consent",
     "upkeep_sites",
     "verify_delivery_token",

@@ -8,6 +8,7 @@ consent has a token family of its own).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,7 +18,17 @@ from addon.sites._errors import AtlassianError
 from addon.sites._records import Resource, Site, TokenGrant
 from addon.sites._store import SiteStore
 
-__all__ = ["Consent", "choose_site", "complete_consent", "connect_site"]
+__all__ = [
+    "CHOICE_SECONDS",
+    "Consent",
+    "choose_site",
+    "complete_consent",
+    "connect_site",
+    "hold_for_choice",
+    "resume_choice",
+]
+
+CHOICE_SECONDS = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +68,19 @@ async def connect_site(
 ) -> Site:
     """Store the consent for `resource` (a site connected again is updated, not added)."""
     return await store.connect(resource, consent.grant, now=now, projects=projects)
+
+
+async def hold_for_choice(store: SiteStore, consent: Consent, *, now: float) -> str:
+    """Keep a consent covering several sites for the page where the admin picks one; the handle
+    returned goes to the admin's browser only (a cookie, like the state)."""
+    handle = secrets.token_urlsafe(32)
+    await store.hold_consent(
+        handle, consent.grant, consent.resources, now=now, seconds=CHOICE_SECONDS
+    )
+    return handle
+
+
+async def resume_choice(store: SiteStore, handle: str, *, now: float) -> Consent:
+    """The consent held under `handle`, once."""
+    grant, resources = await store.take_consent(handle, now=now)
+    return Consent(grant, resources)

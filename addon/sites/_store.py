@@ -244,6 +244,83 @@ class SiteStore:
         )
         await self._db.execute("DELETE FROM oauth_states WHERE expires_at < ?", (now - 3600,))
 
+    async def hold_consent(
+        self,
+        handle: str,
+        grant: TokenGrant,
+        resources: tuple[Resource, ...],
+        *,
+        now: float,
+        seconds: float,
+    ) -> None:
+        """Keep a consent that covers several sites until the admin picks one (its grant
+        encrypted, bound to `handle`, which only the admin's browser holds)."""
+        digest = _state_hash(handle)
+        sealed = self._box.encrypt(
+            json.dumps(
+                {
+                    "access_token": grant.access_token,
+                    "expires_in": grant.expires_in,
+                    "refresh_token": grant.refresh_token,
+                    "scopes": list(grant.scopes),
+                }
+            ),
+            digest,
+        )
+        listed = json.dumps([[r.cloud_id, r.url, r.name, list(r.scopes)] for r in resources])
+        await self._db.execute(
+            "INSERT INTO oauth_pending_consents (consent_hash, grant_data, resources, expires_at)"
+            " VALUES (?, ?, ?, ?)",
+            (digest, sealed, listed, now + seconds),
+        )
+        await self._db.execute(
+            "DELETE FROM oauth_pending_consents WHERE expires_at < ?", (now - 3600,)
+        )
+
+    async def take_consent(
+        self, handle: str, *, now: float
+    ) -> tuple[TokenGrant, tuple[Resource, ...]]:
+        """The held consent, once; `StateUnknown` if none is held, `StateExpired` if stale."""
+        digest = _state_hash(handle)
+        async with self._db.connection() as conn, conn.transaction():
+            row = await conn.fetch_one(
+                "SELECT grant_data, resources, expires_at FROM oauth_pending_consents"
+                " WHERE consent_hash = ?",
+                (digest,),
+            )
+            if row is None:
+                raise StateUnknown("no site choice is under way here; start again")
+            await conn.execute(
+                "DELETE FROM oauth_pending_consents WHERE consent_hash = ?", (digest,)
+            )
+        if float(row["expires_at"]) < now:
+            raise StateExpired("this site choice was offered more than ten minutes ago")
+        data = json.loads(self._box.decrypt(row["grant_data"], digest))
+        grant = TokenGrant(
+            data["access_token"], data["expires_in"], data["refresh_token"], tuple(data["scopes"])
+        )
+        resources = tuple(
+            Resource(cloud_id, url, name, tuple(scopes))
+            for cloud_id, url, name, scopes in json.loads(row["resources"])
+        )
+        return grant, resources
+
+    async def reencrypt(self) -> int:
+        """Rewrite every site's tokens under the first key (after ADDON_ENCRYPTION_KEY gained a
+        new first key); returns the sites rewritten. `DecryptionError` names none of the tokens."""
+        changed = 0
+        for site in await self.all():
+            if not site.access_token:
+                continue
+            refresh = (
+                self._box.encrypt(site.refresh_token, site.cloud_id) if site.refresh_token else None
+            )
+            changed += await self._db.execute(
+                "UPDATE oauth_sites SET access_token = ?, refresh_token = ? WHERE cloud_id = ?",
+                (self._box.encrypt(site.access_token, site.cloud_id), refresh, site.cloud_id),
+            )
+        return changed
+
     async def consume_state(self, state: str, *, now: float) -> None:
         """Use up `state`, once; `StateUnknown` if never issued or used, `StateExpired` if stale."""
         digest = _state_hash(state)

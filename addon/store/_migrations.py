@@ -169,7 +169,8 @@ _V8 = _both(
 
 # Sites connected with OAuth 2.0 (3LO): their tokens (encrypted with the store's box, the cloudId
 # as associated data), the lease that lets one instance at a time refresh them, their dynamic
-# webhook registrations, and the consent flows under way (a state is stored as its SHA-256).
+# webhook registrations, the consent flows under way (a state is stored as its SHA-256), and a
+# consent covering several sites while the admin picks one (its grant encrypted).
 _V10 = _both(
     """CREATE TABLE oauth_sites (
         cloud_id TEXT PRIMARY KEY,
@@ -206,6 +207,12 @@ _V10 = _both(
         expires_at {real} NOT NULL
     )""",
     "CREATE INDEX oauth_states_by_expiry ON oauth_states (expires_at)",
+    """CREATE TABLE oauth_pending_consents (
+        consent_hash TEXT PRIMARY KEY,
+        grant_data TEXT NOT NULL,
+        resources TEXT NOT NULL,
+        expires_at {real} NOT NULL
+    )""",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -217,7 +224,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(7, "what a delivery's door verified; how often and when it was replayed", *_V7),
     Migration(8, "every installation id a tenant has had (Connect on Forge)", *_V8),
-    Migration(10, "OAuth 2.0 sites, their webhook registrations, consent states", *_V10),
+    Migration(
+        10, "OAuth 2.0 sites, their webhook registrations, consent states and choices", *_V10
+    ),
 )
 """In ascending order of version; versions may skip numbers (each branch of work takes its own), and
 `migrate` applies every one not yet recorded, whatever was applied after it."""

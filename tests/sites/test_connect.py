@@ -11,11 +11,17 @@ from addon.sites import (
     AtlassianError,
     InvalidGrant,
     SiteStatus,
+    SiteStore,
+    StateExpired,
+    StateUnknown,
     choose_site,
     complete_consent,
     connect_site,
+    hold_for_choice,
+    resume_choice,
 )
-from tests.sites.support import BASE_URL, consent_code, door, running_fake
+from addon.store import generate_key, open_store
+from tests.sites.support import BASE_URL, KEY, consent_code, door, raw_key, running_fake
 
 
 def test_one_site_is_connected_at_once_with_its_tokens_encrypted(database_url: str) -> None:
@@ -108,5 +114,66 @@ def test_a_code_is_good_once() -> None:
                     )
                 assert "401" in str(refused.value)
                 assert "wrong" not in str(refused.value)
+
+        asyncio.run(scenario())
+
+
+def test_a_consent_covering_several_sites_is_held_once_for_the_admins_choice(
+    database_url: str,
+) -> None:
+    with running_fake("acme", "globex") as (fake, url):
+
+        async def scenario() -> None:
+            async with door(database_url, fake, url) as d:
+                consent = await complete_consent(
+                    d.api, code=await consent_code(d.http, url), base_url=BASE_URL
+                )
+                handle = await hold_for_choice(d.sites, consent, now=fake.now())
+                row = await d.store.db.fetch_one("SELECT * FROM oauth_pending_consents")
+                assert row is not None
+                assert consent.grant.access_token not in str(dict(row))
+                assert handle not in str(dict(row))
+                resumed = await resume_choice(d.sites, handle, now=fake.now() + 1)
+                assert resumed == consent
+                with pytest.raises(StateUnknown):
+                    await resume_choice(d.sites, handle, now=fake.now() + 2)
+                stale = await hold_for_choice(d.sites, consent, now=fake.now())
+                with pytest.raises(StateExpired):
+                    await resume_choice(d.sites, stale, now=fake.now() + 601)
+                site = await connect_site(
+                    d.sites,
+                    resumed,
+                    choose_site(resumed.resources, "https://acme.atlassian.net"),
+                    now=fake.now(),
+                )
+                assert site.refresh_token == consent.grant.refresh_token
+
+        asyncio.run(scenario())
+
+
+def test_tokens_are_rewritten_under_a_new_first_key(sqlite_url: str) -> None:
+    with running_fake() as (fake, url):
+
+        async def scenario() -> None:
+            async with door(sqlite_url, fake, url) as d:
+                consent = await complete_consent(
+                    d.api, code=await consent_code(d.http, url), base_url=BASE_URL
+                )
+                assert consent.single is not None
+                site = await connect_site(d.sites, consent, consent.single, now=fake.now())
+            new_key = raw_key(generate_key())
+            store = await open_store(sqlite_url, keys=(new_key, raw_key(KEY)))
+            try:
+                assert await SiteStore(store.db, store.box).reencrypt() == 1
+            finally:
+                await store.db.disconnect()
+            store = await open_store(sqlite_url, keys=(new_key,))
+            try:
+                again = await SiteStore(store.db, store.box).get(site.cloud_id)
+                assert again is not None
+                assert again.refresh_token == site.refresh_token
+                assert again.access_token == site.access_token
+            finally:
+                await store.db.disconnect()
 
         asyncio.run(scenario())
