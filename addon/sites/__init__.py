@@ -50,6 +50,7 @@ from addon.sites._errors import (
     WrongAlgorithm,
     WrongSignature,
 )
+from addon.sites._matched import WebhookMatch, match_registrations
 from addon.sites._records import (
     DAY,
     REFRESH_TOKEN_LIFETIME,
@@ -118,6 +119,7 @@ __all__ = [
     "UpkeepPlan",
     "UpkeepReport",
     "WebhookKeeper",
+    "WebhookMatch",
     "WrongAlgorithm",
     "WrongSignature",
     "authorize_url",
@@ -129,6 +131,7 @@ __all__ = [
     "complete_consent",
     "connect_site",
     "hold_for_choice",
+    "match_registrations",
     "parse_expiration",
     "plan_upkeep",
     "project_filter",

@@ -11,7 +11,7 @@ import httpx
 
 from addon.simulator import FakeAtlassian
 from addon.sites import AtlassianApi, SiteStore, TokenKeeper, authorize_url
-from addon.store import SecretBox, Store, generate_key, open_store
+from addon.store import Store, generate_key, open_store
 from tests.support.loopback import LoopbackServer
 
 CLIENT_ID = "test-client"
@@ -86,7 +86,6 @@ __all__ = [
     "CLIENT_ID",
     "CLIENT_SECRET",
     "Door",
-    "SecretBox",
     "consent_code",
     "door",
     "running_fake",
