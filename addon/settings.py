@@ -23,6 +23,25 @@ T = TypeVar("T")
 KEY_PATTERN = re.compile(r"^[a-zA-Z0-9-._]+$")
 REPO_TEMPLATE = Path(__file__).resolve().parent.parent / "atlassian-connect.json.j2"
 DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com"
+DEFAULT_ATLASSIAN_SCOPES = (
+    "read:jira-work",
+    "read:jira-user",
+    "manage:jira-webhook",
+    "offline_access",
+)
+DEFAULT_SITE_WEBHOOK_EVENTS = (
+    "jira:issue_created",
+    "jira:issue_updated",
+    "jira:issue_deleted",
+    "comment_created",
+    "comment_updated",
+    "comment_deleted",
+)
+# The events a dynamic webhook may name (Jira REST API v3, WebhookDetails.events:
+# https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-webhooks/).
+SITE_WEBHOOK_EVENT_CHOICES = frozenset(
+    {*DEFAULT_SITE_WEBHOOK_EVENTS, "issue_property_set", "issue_property_deleted"}
+)
 
 
 class SettingsError(ValueError):
@@ -58,6 +77,13 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
     tenant_cache_seconds: float = 0.5
     forge_app_id: str | None = None
+    atlassian_client_id: str | None = None
+    atlassian_client_secret: str | None = None
+    atlassian_auth_url: str = "https://auth.atlassian.com"
+    atlassian_api_url: str = "https://api.atlassian.com"
+    atlassian_scopes: tuple[str, ...] = DEFAULT_ATLASSIAN_SCOPES
+    site_webhook_events: tuple[str, ...] = DEFAULT_SITE_WEBHOOK_EVENTS
+    site_webhook_refresh_days: int = 7
 
     @property
     def base_path(self) -> str:
@@ -67,6 +93,11 @@ class Settings:
     @property
     def inspector_enabled(self) -> bool:
         return bool(self.inspector_username and self.inspector_password)
+
+    @property
+    def oauth_enabled(self) -> bool:
+        """The OAuth 2.0 door is on: the app's client id and secret are both set."""
+        return bool(self.atlassian_client_id and self.atlassian_client_secret)
 
     @property
     def is_postgres(self) -> bool:
@@ -154,9 +185,22 @@ def load_settings(
             "TENANT_CACHE_SECONDS", _bounded_float(0.0, 60.0), defaults.tenant_cache_seconds
         ),
         forge_app_id=read("FORGE_APP_ID", descriptor.forge_app_id, None),
+        atlassian_client_id=read("ATLASSIAN_CLIENT_ID", _non_empty, None),
+        atlassian_client_secret=read("ATLASSIAN_CLIENT_SECRET", _non_empty, None),
+        atlassian_auth_url=read("ATLASSIAN_AUTH_URL", _base_url, defaults.atlassian_auth_url),
+        atlassian_api_url=read("ATLASSIAN_API_URL", _base_url, defaults.atlassian_api_url),
+        atlassian_scopes=read("ATLASSIAN_SCOPES", _scopes, defaults.atlassian_scopes),
+        site_webhook_events=read(
+            "SITE_WEBHOOK_EVENTS", _webhook_events, defaults.site_webhook_events
+        ),
+        site_webhook_refresh_days=read(
+            "SITE_WEBHOOK_REFRESH_DAYS", _bounded_int(1, 29), defaults.site_webhook_refresh_days
+        ),
     )
     if bool(settings.inspector_username) != bool(settings.inspector_password):
         raise SettingsError("INSPECTOR_USERNAME and INSPECTOR_PASSWORD must be set together")
+    if bool(settings.atlassian_client_id) != bool(settings.atlassian_client_secret):
+        raise SettingsError("ATLASSIAN_CLIENT_ID and ATLASSIAN_CLIENT_SECRET must be set together")
     return settings
 
 
@@ -280,3 +324,23 @@ def _encryption_keys(value: str) -> tuple[bytes, ...]:
     if not keys:
         raise ValueError("no key given")
     return tuple(keys)
+
+
+def _scopes(value: str) -> tuple[str, ...]:
+    scopes = tuple(dict.fromkeys(value.split()))
+    if not scopes:
+        raise ValueError("no scope given")
+    return scopes
+
+
+def _webhook_events(value: str) -> tuple[str, ...]:
+    events = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    unknown = [event for event in events if event not in SITE_WEBHOOK_EVENT_CHOICES]
+    if unknown:
+        raise ValueError(
+            f"{', '.join(unknown)}: not an event a dynamic webhook can name"
+            f" ({', '.join(sorted(SITE_WEBHOOK_EVENT_CHOICES))})"
+        )
+    if not events:
+        raise ValueError("no event given")
+    return events

@@ -128,3 +128,66 @@ def test_a_bad_forge_app_id_is_one_line_naming_it(value: str) -> None:
     assert message.startswith("FORGE_APP_ID: ")
     assert "ari:cloud:ecosystem::app/<uuid>" in message
     assert "\n" not in message
+
+
+def test_the_oauth_door_is_off_by_default_with_atlassians_urls_and_scopes() -> None:
+    settings = load({})
+    assert not settings.oauth_enabled
+    assert settings.atlassian_auth_url == "https://auth.atlassian.com"
+    assert settings.atlassian_api_url == "https://api.atlassian.com"
+    assert settings.atlassian_scopes == (
+        "read:jira-work",
+        "read:jira-user",
+        "manage:jira-webhook",
+        "offline_access",
+    )
+    assert settings.site_webhook_events == (
+        "jira:issue_created",
+        "jira:issue_updated",
+        "jira:issue_deleted",
+        "comment_created",
+        "comment_updated",
+        "comment_deleted",
+    )
+    assert settings.site_webhook_refresh_days == 7
+
+
+def test_the_oauth_client_id_and_secret_come_together() -> None:
+    for one in ({"ATLASSIAN_CLIENT_ID": "cid"}, {"ATLASSIAN_CLIENT_SECRET": "hunter2"}):
+        with pytest.raises(SettingsError) as error:
+            load(one)
+        assert str(error.value) == (
+            "ATLASSIAN_CLIENT_ID and ATLASSIAN_CLIENT_SECRET must be set together"
+        )
+    settings = load(
+        {
+            "ATLASSIAN_CLIENT_ID": "cid",
+            "ATLASSIAN_CLIENT_SECRET": "secret",
+            "ATLASSIAN_AUTH_URL": "http://127.0.0.1:8767/",
+            "ATLASSIAN_API_URL": "http://127.0.0.1:8767",
+            "ATLASSIAN_SCOPES": "read:jira-work  offline_access read:jira-work",
+            "SITE_WEBHOOK_EVENTS": "jira:issue_updated, comment_created",
+            "SITE_WEBHOOK_REFRESH_DAYS": "10",
+        }
+    )
+    assert settings.oauth_enabled
+    assert settings.atlassian_auth_url == settings.atlassian_api_url == "http://127.0.0.1:8767"
+    assert settings.atlassian_scopes == ("read:jira-work", "offline_access")
+    assert settings.site_webhook_events == ("jira:issue_updated", "comment_created")
+    assert settings.site_webhook_refresh_days == 10
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SITE_WEBHOOK_EVENTS", "jira:issue_updated,sprint_started", "sprint_started"),
+        ("SITE_WEBHOOK_EVENTS", " , ", "no event given"),
+        ("SITE_WEBHOOK_REFRESH_DAYS", "30", "outside 1..29"),
+        ("ATLASSIAN_AUTH_URL", "auth.atlassian.com", "not an http(s) URL"),
+        ("ATLASSIAN_SCOPES", "   ", "set but empty"),
+    ],
+)
+def test_oauth_settings_are_validated(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load({name: value})
+    assert str(error.value).startswith(f"{name}: ") and message in str(error.value)

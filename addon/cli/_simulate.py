@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import descriptor
 from addon.cli._common import CliError, load
+from addon.cli._simulate_oauth import register_atlassian, register_oauth
 from addon.cli._table import table
 from addon.simulator import (
     DEFAULT_ADDON_URL,
@@ -124,6 +125,8 @@ def register(commands: Any) -> None:
     events_parser.set_defaults(run=run_events)
 
     _register_source(actions)
+    register_atlassian(actions)
+    register_oauth(actions)
 
 
 def _register_source(actions: Any) -> None:

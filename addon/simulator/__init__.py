@@ -7,6 +7,8 @@
     addon simulate uninstall               # disabled then uninstalled (RS256)
     addon simulate events                  # what the descriptor subscribes to, what has a payload
     addon simulate source send jira:issue_updated --url URL --mode cloud-signature < secret
+    addon simulate atlassian               # a fake Atlassian (OAuth 2.0, Jira REST) on :8767
+    addon simulate oauth send jira:issue_updated --site https://SITE.atlassian.net
 
 The site (clientKey, baseUrl, RSA key) and its shared secrets live in a state file readable only
 by its owner, `~/.config/jira-connect-addon/simulator.json` unless --state names another. During
@@ -22,6 +24,7 @@ from addon.simulator._addon import (
     fetch_descriptor,
     http_client,
 )
+from addon.simulator._atlassian import DEFAULT_ATLASSIAN_ADDRESS, FakeAtlassian, FakeSite
 from addon.simulator._errors import AddonUnreachable, SimulatorError
 from addon.simulator._install import (
     LifecycleRefused,
@@ -33,6 +36,7 @@ from addon.simulator._install import (
     uninstall,
 )
 from addon.simulator._keyserver import DEFAULT_KEY_SERVER, KeyServer, KeyServerAddress
+from addon.simulator._oauth_send import delivery_token, post_site_delivery, send_oauth
 from addon.simulator._payloads import (
     EXAMPLE_SITE_URL,
     BuiltPayload,
@@ -80,6 +84,7 @@ from addon.simulator._state import (
 __all__ = [
     "CONNECT_VERSION",
     "DEFAULT_ADDON_URL",
+    "DEFAULT_ATLASSIAN_ADDRESS",
     "DEFAULT_KEY_SERVER",
     "DEFAULT_SITE_URL",
     "DEFAULT_STATE_PATH",
@@ -91,6 +96,8 @@ __all__ = [
     "AddonUnreachable",
     "Answer",
     "BuiltPayload",
+    "FakeAtlassian",
+    "FakeSite",
     "InstallState",
     "Installation",
     "KeyServer",
@@ -111,6 +118,7 @@ __all__ = [
     "UnknownEvent",
     "build_payload",
     "delivery_targets",
+    "delivery_token",
     "example_events",
     "fetch_descriptor",
     "http_client",
@@ -121,11 +129,13 @@ __all__ = [
     "load_state",
     "masked_source_url",
     "percentile",
+    "post_site_delivery",
     "read_payload_file",
     "render_bar",
     "save_state",
     "send",
     "send_deliveries",
+    "send_oauth",
     "send_to_source",
     "source_headers",
     "summarise",

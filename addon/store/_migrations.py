@@ -198,6 +198,54 @@ _V8 = _both(
         FROM tenants WHERE installation_id IS NOT NULL""",
 )
 
+# Sites connected with OAuth 2.0 (3LO): their tokens (encrypted with the store's box, the cloudId
+# as associated data), the lease that lets one instance at a time refresh them, their dynamic
+# webhook registrations, the consent flows under way (a state is stored as its SHA-256), and a
+# consent covering several sites while the admin picks one (its grant encrypted).
+_V10 = _both(
+    """CREATE TABLE oauth_sites (
+        cloud_id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        projects TEXT,
+        access_token TEXT NOT NULL,
+        access_expires_at {real} NOT NULL,
+        refresh_token TEXT,
+        refresh_expires_at {real},
+        connected_at {real} NOT NULL,
+        updated_at {real} NOT NULL,
+        last_delivery_at {real},
+        status_reason TEXT,
+        webhook_errors TEXT,
+        refresh_lease_owner TEXT,
+        refresh_lease_until {real}
+    )""",
+    "CREATE INDEX oauth_sites_by_url ON oauth_sites (url)",
+    """CREATE TABLE oauth_site_webhooks (
+        cloud_id TEXT NOT NULL,
+        webhook_id {bigint} NOT NULL,
+        events TEXT NOT NULL,
+        jql TEXT NOT NULL,
+        expires_at {real},
+        registered_at {real} NOT NULL,
+        PRIMARY KEY (cloud_id, webhook_id)
+    )""",
+    """CREATE TABLE oauth_states (
+        state_hash TEXT PRIMARY KEY,
+        created_at {real} NOT NULL,
+        expires_at {real} NOT NULL
+    )""",
+    "CREATE INDEX oauth_states_by_expiry ON oauth_states (expires_at)",
+    """CREATE TABLE oauth_pending_consents (
+        consent_hash TEXT PRIMARY KEY,
+        grant_data TEXT NOT NULL,
+        resources TEXT NOT NULL,
+        expires_at {real} NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
@@ -209,6 +257,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "replay records: webhook token digests, lifecycle tokens until they expire", *_V6),
     Migration(7, "what a delivery's door verified; how often and when it was replayed", *_V7),
     Migration(8, "every installation id a tenant has had (Connect on Forge)", *_V8),
+    Migration(
+        10, "OAuth 2.0 sites, their webhook registrations, consent states and choices", *_V10
+    ),
 )
 """In ascending order of version; versions may skip numbers (each branch of work takes its own), and
 `migrate` applies every one not yet recorded, whatever was applied after it."""
