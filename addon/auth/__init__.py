@@ -10,6 +10,7 @@ from ._errors import (
     InvalidKeyId,
     InvalidSignature,
     IssuerMismatch,
+    JwksUnavailable,
     KeyServerUnavailable,
     MalformedToken,
     MissingClaim,
@@ -21,6 +22,7 @@ from ._errors import (
     UnknownKey,
     UnknownTenant,
 )
+from ._jwks import DEFAULT_FORGE_JWKS_URL, JwksCache
 from ._keys import DEFAULT_INSTALL_KEYS_URL, InstallKeyFetcher
 from ._qsh import canonical_request, query_string_hash, request_target
 from ._tokens import (
@@ -33,6 +35,7 @@ from ._tokens import (
 from ._verify import VerifiedToken, extract_token, verify_install, verify_symmetric
 
 __all__ = [
+    "DEFAULT_FORGE_JWKS_URL",
     "DEFAULT_INSTALL_KEYS_URL",
     "AlgorithmNotAllowed",
     "AmbiguousToken",
@@ -42,6 +45,8 @@ __all__ = [
     "InvalidKeyId",
     "InvalidSignature",
     "IssuerMismatch",
+    "JwksCache",
+    "JwksUnavailable",
     "KeyServerUnavailable",
     "MalformedToken",
     "MissingClaim",
