@@ -12,13 +12,22 @@ from addon.forge._errors import (
     WrongAudience,
 )
 from addon.forge._events import ForgeEvent, read_event
+from addon.forge._installations import (
+    SILENT_AFTER,
+    ForgeInstallation,
+    ForgeInstallations,
+    SiteDetails,
+)
 from addon.forge._system_token import SYSTEM_TOKEN_HEADER, SystemToken, read_system_token
 from addon.forge._verify import FIT_ISSUER, Invocation, bearer_token, verify_invocation
 
 __all__ = [
     "FIT_ISSUER",
+    "SILENT_AFTER",
     "SYSTEM_TOKEN_HEADER",
     "ForgeEvent",
+    "ForgeInstallation",
+    "ForgeInstallations",
     "Invocation",
     "IsolatedCloudUnsupported",
     "MalformedAuthorization",
@@ -27,6 +36,7 @@ __all__ = [
     "MissingEventType",
     "MissingInvocationToken",
     "NotAnInvocationToken",
+    "SiteDetails",
     "SystemToken",
     "WrongAudience",
     "bearer_token",

@@ -167,6 +167,27 @@ _V8 = _both(
         FROM tenants WHERE installation_id IS NOT NULL""",
 )
 
+# Forge Remote installations (issue 18): where each installation's site and API are, when it was
+# last heard from, and the app's system token (encrypted at rest, like shared secrets).
+_V9 = _both(
+    """CREATE TABLE forge_installations (
+        installation_id TEXT PRIMARY KEY,
+        cloud_id TEXT,
+        site_url TEXT,
+        api_base_url TEXT NOT NULL,
+        app_version TEXT,
+        environment TEXT,
+        installed_at {real},
+        updated_at {real} NOT NULL,
+        last_tick_at {real},
+        uninstalled INTEGER NOT NULL DEFAULT 0,
+        uninstalled_at {real},
+        system_token TEXT,
+        system_token_expires_at {real}
+    )""",
+    "CREATE INDEX forge_installations_by_cloud ON forge_installations (cloud_id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
@@ -176,6 +197,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(7, "what a delivery's door verified; how often and when it was replayed", *_V7),
     Migration(8, "every installation id a tenant has had (Connect on Forge)", *_V8),
+    Migration(9, "Forge Remote installations and their encrypted system tokens", *_V9),
 )
 """In ascending order of version; versions may skip numbers (each branch of work takes its own), and
 `migrate` applies every one not yet recorded, whatever was applied after it."""
