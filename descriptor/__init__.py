@@ -28,6 +28,13 @@ from descriptor._forge import (
 )
 from descriptor._keys import main_keys
 from descriptor._names import NAMING_RULE, name_problem
+from descriptor._product_events import (
+    LIFECYCLE_EVENTS,
+    ProductEvent,
+    product_event,
+    product_event_for,
+    product_events,
+)
 from descriptor._render import WebhookModule, lifecycle_paths, parse_webhooks, render_descriptor
 from descriptor._urls import UrlTemplate, expand, expand_for_event
 from descriptor._yaml import to_yaml
@@ -37,12 +44,14 @@ __all__ = [
     "FORGE_RUNTIME",
     "FORGE_SCOPES",
     "INSTALLATION_ARI_PREFIX",
+    "LIFECYCLE_EVENTS",
     "NAMING_RULE",
     "REMOTE_KEY",
     "CheckResult",
     "DescriptorError",
     "Event",
     "ManifestError",
+    "ProductEvent",
     "UrlTemplate",
     "WebhookModule",
     "check_descriptor",
@@ -59,6 +68,9 @@ __all__ = [
     "main_keys",
     "name_problem",
     "parse_webhooks",
+    "product_event",
+    "product_event_for",
+    "product_events",
     "render_descriptor",
     "to_yaml",
     "value_at",
