@@ -17,6 +17,8 @@ from descriptor._catalogue import (
 from descriptor._check import CheckResult, check_descriptor
 from descriptor._errors import DescriptorError
 from descriptor._forge import (
+    EVENT_DOORS,
+    FORGE_ROUTES,
     FORGE_RUNTIME,
     FORGE_SCOPES,
     INSTALLATION_ARI_PREFIX,
@@ -41,6 +43,8 @@ from descriptor._yaml import to_yaml
 
 __all__ = [
     "DEFAULT_TEMPLATE_PATH",
+    "EVENT_DOORS",
+    "FORGE_ROUTES",
     "FORGE_RUNTIME",
     "FORGE_SCOPES",
     "INSTALLATION_ARI_PREFIX",
