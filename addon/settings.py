@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from starlette.config import Config
 
 import descriptor
+from addon.auth import DEFAULT_FORGE_JWKS_URL
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
@@ -57,6 +58,7 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
     tenant_cache_seconds: float = 0.5
     forge_app_id: str | None = None
+    forge_jwks_url: str = DEFAULT_FORGE_JWKS_URL
 
     @property
     def base_path(self) -> str:
@@ -148,6 +150,7 @@ def load_settings(
             "TENANT_CACHE_SECONDS", _bounded_float(0.0, 60.0), defaults.tenant_cache_seconds
         ),
         forge_app_id=read("FORGE_APP_ID", descriptor.forge_app_id, None),
+        forge_jwks_url=read("FORGE_JWKS_URL", _http_url, defaults.forge_jwks_url),
     )
     if bool(settings.inspector_username) != bool(settings.inspector_password):
         raise SettingsError("INSPECTOR_USERNAME and INSPECTOR_PASSWORD must be set together")

@@ -128,3 +128,13 @@ def test_a_bad_forge_app_id_is_one_line_naming_it(value: str) -> None:
     assert message.startswith("FORGE_APP_ID: ")
     assert "ari:cloud:ecosystem::app/<uuid>" in message
     assert "\n" not in message
+
+
+def test_forge_jwks_url_defaults_to_atlassians_and_takes_an_http_url() -> None:
+    assert load({}).forge_jwks_url == (
+        "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
+    )
+    local = "http://127.0.0.1:8766/.well-known/jwks.json"
+    assert load({"FORGE_JWKS_URL": local}).forge_jwks_url == local
+    with pytest.raises(SettingsError, match="^FORGE_JWKS_URL: "):
+        load({"FORGE_JWKS_URL": "ftp://keys.example.com/jwks.json"})
