@@ -7,6 +7,7 @@
     addon simulate uninstall               # disabled then uninstalled (RS256)
     addon simulate events                  # what the descriptor subscribes to, what has a payload
     addon simulate source send jira:issue_updated --url URL --mode cloud-signature < secret
+    addon simulate forge send avi:jira:updated:issue   # as Forge: a FIT, Forge Remote routes
 
 The site (clientKey, baseUrl, RSA key) and its shared secrets live in a state file readable only
 by its owner, `~/.config/jira-connect-addon/simulator.json` unless --state names another. During
@@ -23,6 +24,9 @@ from addon.simulator._addon import (
     http_client,
 )
 from addon.simulator._errors import AddonUnreachable, SimulatorError
+from addon.simulator._forge import ForgeCall, ForgeTarget, forge_install, forge_send, forge_tick
+from addon.simulator._forge_keys import DEFAULT_FORGE_KEY_SERVER
+from addon.simulator._forge_payloads import ENVELOPES
 from addon.simulator._install import (
     LifecycleRefused,
     NotInstalled,
@@ -80,10 +84,12 @@ from addon.simulator._state import (
 __all__ = [
     "CONNECT_VERSION",
     "DEFAULT_ADDON_URL",
+    "DEFAULT_FORGE_KEY_SERVER",
     "DEFAULT_KEY_SERVER",
     "DEFAULT_SITE_URL",
     "DEFAULT_STATE_PATH",
     "DEFAULT_TOKEN_HEADER",
+    "ENVELOPES",
     "EXAMPLE_SITE_URL",
     "MODES",
     "TOKEN_LIFETIME",
@@ -91,6 +97,8 @@ __all__ = [
     "AddonUnreachable",
     "Answer",
     "BuiltPayload",
+    "ForgeCall",
+    "ForgeTarget",
     "InstallState",
     "Installation",
     "KeyServer",
@@ -113,6 +121,9 @@ __all__ = [
     "delivery_targets",
     "example_events",
     "fetch_descriptor",
+    "forge_install",
+    "forge_send",
+    "forge_tick",
     "http_client",
     "install",
     "installed_addon",
