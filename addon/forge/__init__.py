@@ -1,6 +1,7 @@
 """The Forge door: Forge Remote calls (a Forge Invocation Token, Forge events, the scheduled
 trigger) verified into plain values for the pipeline, and the app's system token."""
 
+from addon.forge._call import ROUTES, ForgeCall, verify_call
 from addon.forge._errors import (
     IsolatedCloudUnsupported,
     MalformedAuthorization,
@@ -23,8 +24,10 @@ from addon.forge._verify import FIT_ISSUER, Invocation, bearer_token, verify_inv
 
 __all__ = [
     "FIT_ISSUER",
+    "ROUTES",
     "SILENT_AFTER",
     "SYSTEM_TOKEN_HEADER",
+    "ForgeCall",
     "ForgeEvent",
     "ForgeInstallation",
     "ForgeInstallations",
@@ -42,5 +45,6 @@ __all__ = [
     "bearer_token",
     "read_event",
     "read_system_token",
+    "verify_call",
     "verify_invocation",
 ]
