@@ -192,3 +192,27 @@ def test_hostile_ids_find_nothing(database_url: str) -> None:
         assert await installations.get("\ud800") is None
 
     with_installations(database_url, scenario)
+
+
+def test_keys_rotate_reencrypts_system_tokens(tmp_path: Any) -> None:
+    from tests.cli.test_cli import run
+
+    url = f"sqlite:///{tmp_path}/addon.db"
+
+    async def first(installations: ForgeInstallations, store: Store) -> None:
+        await installations.seen(SITE, now=NOW)
+        await installations.save_system_token(INSTALLATION, TOKEN, NOW + 3600)
+
+    async def readable(installations: ForgeInstallations, store: Store) -> None:
+        assert await installations.system_token(INSTALLATION, now=NOW) == TOKEN
+
+    with_installations(url, first, keys=(raw_key(KEY_A),))
+    rotated = run(
+        "keys",
+        "rotate",
+        env={"DATABASE_URL": url, "ADDON_ENCRYPTION_KEY": f"{KEY_B},{KEY_A}"},
+        cwd=tmp_path,
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    assert "re-encrypted 1 secret(s)" in rotated.stdout
+    with_installations(url, readable, keys=(raw_key(KEY_B),))
