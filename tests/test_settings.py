@@ -136,5 +136,5 @@ def test_forge_jwks_url_defaults_to_atlassians_and_takes_an_http_url() -> None:
     )
     local = "http://127.0.0.1:8766/.well-known/jwks.json"
     assert load({"FORGE_JWKS_URL": local}).forge_jwks_url == local
-    with pytest.raises(SettingsError, match="^FORGE_JWKS_URL: "):
+    with pytest.raises(SettingsError, match=r"^FORGE_JWKS_URL: "):
         load({"FORGE_JWKS_URL": "ftp://keys.example.com/jwks.json"})
