@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from starlette.config import Config
 
 import descriptor
+from addon.auth import DEFAULT_FORGE_JWKS_URL
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
@@ -84,6 +85,7 @@ class Settings:
     atlassian_scopes: tuple[str, ...] = DEFAULT_ATLASSIAN_SCOPES
     site_webhook_events: tuple[str, ...] = DEFAULT_SITE_WEBHOOK_EVENTS
     site_webhook_refresh_days: int = 7
+    forge_jwks_url: str = DEFAULT_FORGE_JWKS_URL
 
     @property
     def base_path(self) -> str:
@@ -196,6 +198,7 @@ def load_settings(
         site_webhook_refresh_days=read(
             "SITE_WEBHOOK_REFRESH_DAYS", _bounded_int(1, 29), defaults.site_webhook_refresh_days
         ),
+        forge_jwks_url=read("FORGE_JWKS_URL", _http_url, defaults.forge_jwks_url),
     )
     if bool(settings.inspector_username) != bool(settings.inspector_password):
         raise SettingsError("INSPECTOR_USERNAME and INSPECTOR_PASSWORD must be set together")

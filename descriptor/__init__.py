@@ -17,6 +17,8 @@ from descriptor._catalogue import (
 from descriptor._check import CheckResult, check_descriptor
 from descriptor._errors import DescriptorError
 from descriptor._forge import (
+    EVENT_DOORS,
+    FORGE_ROUTES,
     FORGE_RUNTIME,
     FORGE_SCOPES,
     INSTALLATION_ARI_PREFIX,
@@ -28,21 +30,32 @@ from descriptor._forge import (
 )
 from descriptor._keys import main_keys
 from descriptor._names import NAMING_RULE, name_problem
+from descriptor._product_events import (
+    LIFECYCLE_EVENTS,
+    ProductEvent,
+    product_event,
+    product_event_for,
+    product_events,
+)
 from descriptor._render import WebhookModule, lifecycle_paths, parse_webhooks, render_descriptor
 from descriptor._urls import UrlTemplate, expand, expand_for_event
 from descriptor._yaml import to_yaml
 
 __all__ = [
     "DEFAULT_TEMPLATE_PATH",
+    "EVENT_DOORS",
+    "FORGE_ROUTES",
     "FORGE_RUNTIME",
     "FORGE_SCOPES",
     "INSTALLATION_ARI_PREFIX",
+    "LIFECYCLE_EVENTS",
     "NAMING_RULE",
     "REMOTE_KEY",
     "CheckResult",
     "DescriptorError",
     "Event",
     "ManifestError",
+    "ProductEvent",
     "UrlTemplate",
     "WebhookModule",
     "check_descriptor",
@@ -59,6 +72,9 @@ __all__ = [
     "main_keys",
     "name_problem",
     "parse_webhooks",
+    "product_event",
+    "product_event_for",
+    "product_events",
     "render_descriptor",
     "to_yaml",
     "value_at",

@@ -31,6 +31,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from descriptor._product_events import product_event
+
 __all__ = [
     "Event",
     "closest",
@@ -354,13 +356,19 @@ def first_value(payload: object, paths: Iterable[str]) -> str | None:
 
 
 def context_values(event_name: str, payload: object) -> dict[str, str]:
-    """The event's context parameters that the body carries, each from its first source present."""
+    """The event's context parameters that the body carries, each from its first source present
+    (for a Forge product event, the values its payload carries)."""
     event = lookup(event_name)
-    if event is None:
-        return {}
+    sources = event.sources if event is not None else _product_sources(event_name)
     values: dict[str, str] = {}
-    for parameter in event.parameters:
-        value = first_value(payload, event.sources[parameter])
+    for parameter, paths in sources.items():
+        value = first_value(payload, paths)
         if value is not None:
             values[parameter] = value
     return values
+
+
+def _product_sources(event_name: str) -> Mapping[str, tuple[str, ...]]:
+    """A Forge product event's context values (its keys live in Forge's payload shapes)."""
+    event = product_event(event_name)
+    return event.sources if event is not None else {}

@@ -22,10 +22,13 @@ from urllib.parse import urlsplit
 
 from descriptor._catalogue import closest, lookup
 from descriptor._errors import DescriptorError
+from descriptor._product_events import LIFECYCLE_EVENTS, product_event, product_event_for
 from descriptor._render import lifecycle_paths, webhook_entries
 
 __all__ = [
     "APP_ARI_PREFIX",
+    "EVENT_DOORS",
+    "FORGE_ROUTES",
     "FORGE_RUNTIME",
     "FORGE_SCOPES",
     "INSTALLATION_ARI_PREFIX",
@@ -57,6 +60,28 @@ FORGE_SCOPES: Mapping[str, str] = MappingProxyType(
 )
 """Each Connect scope for Jira and its Forge name, as listed in @forge/manifest 13.7.0
 (`out/scopes/shipyard-scopes.json`). NONE needs no declaration in either."""
+
+EVENT_DOORS = ("connect", "forge", "both")
+"""How Jira events reach the add-on: Connect webhooks (the default), Forge triggers, or both."""
+
+FORGE_ROUTES: Mapping[str, str] = MappingProxyType(
+    {"events": "/forge/events", "tick": "/forge/tick", "uninstall": "/forge/uninstall"}
+)
+"""The add-on's Forge Remote routes, under its baseUrl: triggers and lifecycle events, the hourly
+scheduled trigger, and the `preUninstall` call."""
+
+SYSTEM_TOKEN_SCOPE = "read:app-system-token"
+"""Lets Forge send the app's system token (`x-forge-oauth-system`) with each call."""
+
+_ENDPOINT_AUTH: Mapping[str, Any] = MappingProxyType({"appSystemToken": {"enabled": True}})
+_FORGE_MODULE_KEYS = {
+    "events": "forge-events",
+    "tick": "forge-tick",
+    "uninstall": "forge-uninstall",
+    "jira": "forge-jira-events",
+    "lifecycle": "forge-lifecycle",
+    "schedule": "forge-hourly",
+}
 
 _CONNECT_KEY = re.compile(r"[a-zA-Z0-9\-._]{1,90}")
 _MODULE_KEY = re.compile(r"[a-zA-Z0-9_-]+")
@@ -105,11 +130,22 @@ def _ari(prefix: str, value: str, what: str, where: str) -> str:
     return prefix + str(parsed)
 
 
-def forge_manifest(descriptor: Mapping[str, Any], *, app_id: str) -> dict[str, Any]:
+def forge_manifest(
+    descriptor: Mapping[str, Any], *, app_id: str, events: str = "connect"
+) -> dict[str, Any]:
     """The Forge manifest for a rendered descriptor, as plain data (write it with `to_yaml`).
+
+    `events` says how the descriptor's Jira events arrive: `connect` (its webhooks, as Connect
+    modules), `forge` (a Forge trigger on each one's Forge event, through Forge Remote), or
+    `both` (every change then arrives twice, by two doors). With `forge` or `both` the manifest
+    also has the Forge Remote side: a trigger on the app's installed and upgraded events, an
+    hourly scheduled trigger, a `preUninstall`, their endpoints (with the system token), and
+    the scopes they need.
 
     Raises ManifestError naming every part that Forge or Jira would not act on.
     """
+    if events not in EVENT_DOORS:
+        raise ManifestError([f"events {events!r}: expected one of {', '.join(EVENT_DOORS)}"])
     problems: list[str] = []
     try:
         ari = forge_app_id(app_id)
@@ -128,11 +164,18 @@ def forge_manifest(descriptor: Mapping[str, Any], *, app_id: str) -> dict[str, A
     lifecycle = _lifecycle(descriptor, keys, problems)
     others = _other_modules(descriptor, keys, problems)  # their keys are fixed: claimed first
     webhooks = _webhooks(descriptor, keys, problems)
+    forge_events = _forge_events(webhooks, problems, required=events == "forge")
     modules: dict[str, Any] = {"jira:lifecycle": [lifecycle]}
-    if webhooks:
+    if webhooks and events != "forge":
         modules["jira:webhooks"] = webhooks
     modules.update(others)
     scopes = _scopes(descriptor.get("scopes", []), problems)
+    forge_modules: dict[str, Any] = {}
+    if events != "connect":
+        forge_modules = _forge_modules(forge_events, keys, problems)
+        for scope in (SYSTEM_TOKEN_SCOPE, *_event_scopes(forge_events)):
+            if scope not in scopes:
+                scopes.append(scope)
     if problems:
         raise ManifestError(problems)
 
@@ -145,6 +188,8 @@ def forge_manifest(descriptor: Mapping[str, Any], *, app_id: str) -> dict[str, A
         "remotes": [{"key": REMOTE_KEY, "baseUrl": base_url}],
         "connectModules": modules,
     }
+    if forge_modules:
+        manifest["modules"] = forge_modules
     if scopes:
         manifest["permissions"] = {"scopes": scopes}
     return manifest
@@ -295,3 +340,64 @@ def _scopes(scopes: object, problems: list[str]) -> list[str]:
         elif mapped not in forge:
             forge.append(mapped)
     return forge
+
+
+def _forge_events(
+    webhooks: list[dict[str, Any]], problems: list[str], *, required: bool
+) -> list[str]:
+    """The Forge events that bring the webhooks' Connect events, once each, in their order."""
+    names: list[str] = []
+    for index, webhook in enumerate(webhooks):
+        event = webhook.get("event")
+        found = product_event_for(event) if isinstance(event, str) else None
+        if found is None:
+            if required and isinstance(event, str) and lookup(event) is not None:
+                problems.append(
+                    f"modules.webhooks[{index}]: {event} has no Forge event, so with --events"
+                    " forge it would never arrive; use --events both, or drop the webhook"
+                )
+            continue
+        if found.name not in names:
+            names.append(found.name)
+    return names
+
+
+def _event_scopes(names: list[str]) -> list[str]:
+    """The scopes a trigger on each of these events needs, once each."""
+    scopes: list[str] = []
+    for name in names:
+        event = product_event(name)
+        for scope in event.scopes if event is not None else ():
+            if scope not in scopes:
+                scopes.append(scope)
+    return scopes
+
+
+def _forge_modules(events: list[str], keys: _Keys, problems: list[str]) -> dict[str, Any]:
+    """Triggers, the hourly scheduled trigger, preUninstall and their endpoints on the remote."""
+    for key in (*_FORGE_MODULE_KEYS.values(), "forge-pre-uninstall"):
+        if not keys.claim(key):
+            problems.append(f"module key {key!r} is taken by a Connect module; rename that module")
+    names = _FORGE_MODULE_KEYS
+    triggers: list[dict[str, Any]] = []
+    if events:
+        triggers.append({"key": names["jira"], "endpoint": names["events"], "events": events})
+    triggers.append(
+        {"key": names["lifecycle"], "endpoint": names["events"], "events": list(LIFECYCLE_EVENTS)}
+    )
+    return {
+        "trigger": triggers,
+        "scheduledTrigger": [
+            {"key": names["schedule"], "endpoint": names["tick"], "interval": "hour"}
+        ],
+        "preUninstall": [{"key": "forge-pre-uninstall", "endpoint": names["uninstall"]}],
+        "endpoint": [
+            {
+                "key": names[route],
+                "remote": REMOTE_KEY,
+                "route": {"path": path},
+                "auth": {name: dict(value) for name, value in _ENDPOINT_AUTH.items()},
+            }
+            for route, path in FORGE_ROUTES.items()
+        ],
+    }

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from descriptor._catalogue import Event, events, first_value, value_at
+from descriptor._product_events import ProductEvent, product_events
 
 __all__ = ["main_keys"]
 
@@ -19,6 +20,8 @@ class _Keys:
     project_key: tuple[str, ...] = ()
     sprint_id: tuple[str, ...] = ()
     actors: tuple[str, ...] = ("user",)
+    actor_ids: tuple[str, ...] = ()
+    """Paths of a bare accountId naming the actor (Forge's `atlassianId`), tried first."""
 
 
 _UNKNOWN_KEYS = _Keys(
@@ -65,7 +68,33 @@ def _keys_for(event: Event) -> _Keys:
             return _Keys()
 
 
-_KEYS: Mapping[str, _Keys] = MappingProxyType({event.name: _keys_for(event) for event in events()})
+def _forge_keys_for(event: ProductEvent) -> _Keys:
+    """Forge payloads name the actor in `atlassianId`; the issue and its project as Connect does."""
+    issue_key = ("issue.key",)
+    issue_project_key = ("issue.fields.project.key",)
+    actor = ("atlassianId",)
+    match event.resource:
+        case "issue" | "comment":
+            return _Keys(issue_key, issue_project_key, actors=(), actor_ids=actor)
+        case "worklog" | "attachment":
+            entity = event.resource
+            return _Keys(actors=_authored(entity, event.action)[1:], actor_ids=actor)
+        case "project":
+            return _Keys(project_key=("project.key",), actors=(), actor_ids=actor)
+        case "sprint":
+            return _Keys(sprint_id=("sprint.id",), actors=(), actor_ids=actor)
+        case "user":
+            return _Keys(actors=())
+        case _:
+            return _Keys(actors=(), actor_ids=actor)
+
+
+_KEYS: Mapping[str, _Keys] = MappingProxyType(
+    {
+        **{event.name: _keys_for(event) for event in events()},
+        **{event.name: _forge_keys_for(event) for event in product_events()},
+    }
+)
 
 
 def main_keys(event_name: str, payload: object) -> dict[str, str | None]:
@@ -83,9 +112,9 @@ def main_keys(event_name: str, payload: object) -> dict[str, str | None]:
         and value_at(payload, "configuration.location.type") == "project"
     ):
         project_key = value_at(payload, "configuration.location.key")
-    account_id: str | None = None
-    actor: str | None = None
-    for path in keys.actors:
+    account_id = first_value(payload, keys.actor_ids)
+    actor = account_id
+    for path in () if actor is not None else keys.actors:
         account_id = value_at(payload, f"{path}.accountId")
         actor = account_id or first_value(payload, (f"{path}.name", f"{path}.key"))
         if actor is not None:

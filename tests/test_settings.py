@@ -191,3 +191,13 @@ def test_oauth_settings_are_validated(name: str, value: str, message: str) -> No
     with pytest.raises(SettingsError) as error:
         load({name: value})
     assert str(error.value).startswith(f"{name}: ") and message in str(error.value)
+
+
+def test_forge_jwks_url_defaults_to_atlassians_and_takes_an_http_url() -> None:
+    assert load({}).forge_jwks_url == (
+        "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
+    )
+    local = "http://127.0.0.1:8766/.well-known/jwks.json"
+    assert load({"FORGE_JWKS_URL": local}).forge_jwks_url == local
+    with pytest.raises(SettingsError, match=r"^FORGE_JWKS_URL: "):
+        load({"FORGE_JWKS_URL": "ftp://keys.example.com/jwks.json"})

@@ -10,6 +10,7 @@ from ._errors import (
     InvalidKeyId,
     InvalidSignature,
     IssuerMismatch,
+    JwksUnavailable,
     KeyServerUnavailable,
     MalformedToken,
     MissingClaim,
@@ -25,6 +26,7 @@ from ._errors import (
     UnknownKey,
     UnknownTenant,
 )
+from ._jwks import DEFAULT_FORGE_JWKS_URL, JwksCache
 from ._keys import DEFAULT_INSTALL_KEYS_URL, InstallKeyFetcher
 from ._qsh import canonical_request, query_string_hash, request_target
 from ._tokens import (
@@ -37,6 +39,7 @@ from ._tokens import (
 from ._verify import VerifiedToken, extract_token, verify_install, verify_symmetric
 
 __all__ = [
+    "DEFAULT_FORGE_JWKS_URL",
     "DEFAULT_INSTALL_KEYS_URL",
     "AlgorithmNotAllowed",
     "AmbiguousToken",
@@ -46,6 +49,8 @@ __all__ = [
     "InvalidKeyId",
     "InvalidSignature",
     "IssuerMismatch",
+    "JwksCache",
+    "JwksUnavailable",
     "KeyServerUnavailable",
     "MalformedToken",
     "MissingClaim",

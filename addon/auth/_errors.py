@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from addon.errors import ServiceUnavailable, Unauthorized
 
 __all__ = [
@@ -12,6 +14,7 @@ __all__ = [
     "InvalidKeyId",
     "InvalidSignature",
     "IssuerMismatch",
+    "JwksUnavailable",
     "KeyServerUnavailable",
     "MalformedToken",
     "MissingClaim",
@@ -136,7 +139,7 @@ class InvalidKeyId(Unauthorized):
 
 
 class UnknownKey(Unauthorized):
-    """The install key server does not know the token's `kid` (it answered 404)."""
+    """No key has the token's `kid`: the install key server answered 404, or the JWKS lacks it."""
 
     code = "unknown_key"
 
@@ -145,3 +148,17 @@ class KeyServerUnavailable(ServiceUnavailable):
     """The install key server failed, timed out or answered something that is not a key."""
 
     code = "key_server_unavailable"
+
+
+class JwksUnavailable(ServiceUnavailable):
+    """The JSON Web Key Set cannot be fetched: answered 503 with `Retry-After`, never accepted."""
+
+    code = "jwks_unavailable"
+
+    def __init__(self, reason: str, *, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return {"Retry-After": str(self.retry_after)}

@@ -9,6 +9,7 @@ from typing import Any
 
 from addon.cli._common import CliError, load, run_with_store
 from addon.cli._table import table
+from addon.forge import ForgeInstallations
 from addon.sources import Sources
 from addon.store import Store, generate_key
 
@@ -48,7 +49,11 @@ def run_rotate(args: argparse.Namespace) -> int:
         raise CliError("ADDON_ENCRYPTION_KEY: set it (new key first, old keys after) to rotate")
 
     async def rotate(store: Store) -> int:
-        return await store.tenants.reencrypt() + await Sources(store.db, store.box).reencrypt()
+        return (
+            await store.tenants.reencrypt()
+            + await Sources(store.db, store.box).reencrypt()
+            + await ForgeInstallations(store.db, store.box).reencrypt()
+        )
 
     changed = run_with_store(settings, rotate)
     print(f"re-encrypted {changed} secret(s) with the first key")

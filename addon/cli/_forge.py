@@ -37,6 +37,13 @@ def register(commands: Any) -> None:
     manifest.add_argument(
         "--force", action="store_true", help="overwrite an existing DIR/manifest.yml"
     )
+    manifest.add_argument(
+        "--events",
+        choices=descriptor.EVENT_DOORS,
+        default="connect",
+        help="how Jira events arrive: connect (Connect webhooks, the default), forge (Forge"
+        " triggers through Forge Remote), or both (every change then arrives twice, by two doors)",
+    )
     manifest.set_defaults(run=run_manifest)
 
 
@@ -53,7 +60,9 @@ def run_manifest(args: argparse.Namespace) -> int:
             " over https, so set it to the add-on's public https address"
         )
     try:
-        manifest = descriptor.forge_manifest(rendered.document, app_id=settings.forge_app_id)
+        manifest = descriptor.forge_manifest(
+            rendered.document, app_id=settings.forge_app_id, events=args.events
+        )
     except descriptor.ManifestError as exc:
         raise CliError(
             f"{settings.descriptor_template}: cannot make a Forge manifest: {exc}"

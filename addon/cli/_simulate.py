@@ -127,6 +127,9 @@ def register(commands: Any) -> None:
     _register_source(actions)
     register_atlassian(actions)
     register_oauth(actions)
+    from addon.cli._simulate_forge import register_forge  # it builds on this module's helpers
+
+    register_forge(actions)
 
 
 def _register_source(actions: Any) -> None:

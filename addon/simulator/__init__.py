@@ -9,6 +9,7 @@
     addon simulate source send jira:issue_updated --url URL --mode cloud-signature < secret
     addon simulate atlassian               # a fake Atlassian (OAuth 2.0, Jira REST) on :8767
     addon simulate oauth send jira:issue_updated --site https://SITE.atlassian.net
+    addon simulate forge send avi:jira:updated:issue   # as Forge: a FIT, Forge Remote routes
 
 The site (clientKey, baseUrl, RSA key) and its shared secrets live in a state file readable only
 by its owner, `~/.config/jira-connect-addon/simulator.json` unless --state names another. During
@@ -26,6 +27,9 @@ from addon.simulator._addon import (
 )
 from addon.simulator._atlassian import DEFAULT_ATLASSIAN_ADDRESS, FakeAtlassian, FakeSite
 from addon.simulator._errors import AddonUnreachable, SimulatorError
+from addon.simulator._forge import ForgeCall, ForgeTarget, forge_install, forge_send, forge_tick
+from addon.simulator._forge_keys import DEFAULT_FORGE_KEY_SERVER
+from addon.simulator._forge_payloads import ENVELOPES
 from addon.simulator._install import (
     LifecycleRefused,
     NotInstalled,
@@ -85,10 +89,12 @@ __all__ = [
     "CONNECT_VERSION",
     "DEFAULT_ADDON_URL",
     "DEFAULT_ATLASSIAN_ADDRESS",
+    "DEFAULT_FORGE_KEY_SERVER",
     "DEFAULT_KEY_SERVER",
     "DEFAULT_SITE_URL",
     "DEFAULT_STATE_PATH",
     "DEFAULT_TOKEN_HEADER",
+    "ENVELOPES",
     "EXAMPLE_SITE_URL",
     "MODES",
     "TOKEN_LIFETIME",
@@ -98,6 +104,8 @@ __all__ = [
     "BuiltPayload",
     "FakeAtlassian",
     "FakeSite",
+    "ForgeCall",
+    "ForgeTarget",
     "InstallState",
     "Installation",
     "KeyServer",
@@ -121,6 +129,9 @@ __all__ = [
     "delivery_token",
     "example_events",
     "fetch_descriptor",
+    "forge_install",
+    "forge_send",
+    "forge_tick",
     "http_client",
     "install",
     "installed_addon",

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from addon.simulator._errors import SimulatorError
+from addon.simulator._forge_keys import ForgeIdentity
 from addon.simulator._site import SimulatedSite
 
 __all__ = [
@@ -107,6 +108,8 @@ class Installation:
 class SimulatorState:
     site: SiteIdentity
     installations: tuple[Installation, ...] = ()
+    forge: ForgeIdentity | None = None
+    """The simulated Forge (its signing key, the site's cloudId), once a Forge command ran."""
 
     def installation(self, addon_url: str) -> Installation | None:
         wanted = normalise_addon_url(addon_url)
@@ -115,6 +118,10 @@ class SimulatorState:
     def with_installation(self, installation: Installation) -> SimulatorState:
         others = tuple(i for i in self.installations if i.addon_url != installation.addon_url)
         return replace(self, installations=(*others, installation))
+
+    def with_forge(self) -> SimulatorState:
+        """This state with a simulated Forge, generated the first time."""
+        return self if self.forge is not None else replace(self, forge=ForgeIdentity.generate())
 
     def with_site_url(self, base_url: str) -> SimulatorState:
         """The same site (clientKey, key) under another baseUrl, as after a site rename."""
@@ -206,7 +213,7 @@ def _make_private_directory(directory: Path) -> None:
 
 def _to_document(state: SimulatorState) -> dict[str, Any]:
     site = state.site
-    return {
+    document: dict[str, Any] = {
         "format": FORMAT,
         "site": {
             "clientKey": site.client_key,
@@ -228,6 +235,16 @@ def _to_document(state: SimulatorState) -> dict[str, Any]:
             for i in state.installations
         ],
     }
+    if state.forge is not None:
+        forge = state.forge
+        document["forge"] = {
+            "kid": forge.kid,
+            "privateKey": forge.private_key_pem,
+            "jwk": forge.jwk,
+            "cloudId": forge.cloud_id,
+            "installationId": forge.installation_id,
+        }
+    return document
 
 
 def _from_document(document: object) -> SimulatorState:
@@ -273,7 +290,21 @@ def _from_document(document: object) -> SimulatorState:
                 installation_id=installation_id,
             )
         )
-    return SimulatorState(identity, tuple(installations))
+    return SimulatorState(identity, tuple(installations), _forge(document.get("forge")))
+
+
+def _forge(entry: object) -> ForgeIdentity | None:
+    if entry is None:
+        return None
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("jwk"), Mapping):
+        raise TypeError("forge is not an object with a jwk")
+    return ForgeIdentity(
+        kid=_text(entry, "kid"),
+        private_key_pem=_text(entry, "privateKey"),
+        jwk=dict(entry["jwk"]),
+        cloud_id=_text(entry, "cloudId"),
+        installation_id=_text(entry, "installationId"),
+    )
 
 
 def _text(entry: Mapping[str, Any], name: str) -> str:

@@ -198,6 +198,27 @@ _V8 = _both(
         FROM tenants WHERE installation_id IS NOT NULL""",
 )
 
+# Forge Remote installations (issue 18): where each installation's site and API are, when it was
+# last heard from, and the app's system token (encrypted at rest, like shared secrets).
+_V9 = _both(
+    """CREATE TABLE forge_installations (
+        installation_id TEXT PRIMARY KEY,
+        cloud_id TEXT,
+        site_url TEXT,
+        api_base_url TEXT NOT NULL,
+        app_version TEXT,
+        environment TEXT,
+        installed_at {real},
+        updated_at {real} NOT NULL,
+        last_tick_at {real},
+        uninstalled INTEGER NOT NULL DEFAULT 0,
+        uninstalled_at {real},
+        system_token TEXT,
+        system_token_expires_at {real}
+    )""",
+    "CREATE INDEX forge_installations_by_cloud ON forge_installations (cloud_id)",
+)
+
 # Sites connected with OAuth 2.0 (3LO): their tokens (encrypted with the store's box, the cloudId
 # as associated data), the lease that lets one instance at a time refresh them, their dynamic
 # webhook registrations, the consent flows under way (a state is stored as its SHA-256), and a
@@ -257,6 +278,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "replay records: webhook token digests, lifecycle tokens until they expire", *_V6),
     Migration(7, "what a delivery's door verified; how often and when it was replayed", *_V7),
     Migration(8, "every installation id a tenant has had (Connect on Forge)", *_V8),
+    Migration(9, "Forge Remote installations and their encrypted system tokens", *_V9),
     Migration(
         10, "OAuth 2.0 sites, their webhook registrations, consent states and choices", *_V10
     ),

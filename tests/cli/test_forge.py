@@ -145,3 +145,26 @@ def test_refuses_an_event_jira_would_never_send(tmp_path: Path) -> None:
         "unknown Connect event 'sprint_begun'",
     )
     assert not (target / "manifest.yml").exists()
+
+
+@pytest.mark.parametrize("events", ["forge", "both"])
+def test_events_chooses_the_door_of_jira_events(tmp_path: Path, events: str) -> None:
+    env = forge_env(tmp_path)
+    printed = run("forge", "manifest", "--events", events, env=env, cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    (tmp_path / "manifest.yml").write_text(printed.stdout, encoding="utf-8")
+    result = validate(tmp_path / "manifest.yml", "FULL", "PRODUCT_TRIGGER", "FORGE_REMOTE_COMPUTE")
+    assert result.success, result.messages
+    manifest = result.manifest
+    assert "read:app-system-token" in manifest["permissions"]["scopes"]
+    assert [e["route"]["path"] for e in manifest["modules"]["endpoint"]][:2] == [
+        "/forge/events",
+        "/forge/tick",
+    ]
+    assert ("jira:webhooks" in manifest["connectModules"]) is (events == "both")
+
+
+def test_events_takes_only_its_choices(tmp_path: Path) -> None:
+    result = run("forge", "manifest", "--events", "webhooks", env=forge_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "connect" in result.stderr and "forge" in result.stderr

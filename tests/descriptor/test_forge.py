@@ -327,3 +327,137 @@ def test_the_validator_refuses_a_scope_that_does_not_exist(tmp_path: Path) -> No
     result = validate(path)
     assert not result.success
     assert any("read:connect-jira-everything" in m for m in result.messages), result.messages
+
+
+# Jira events through Forge: --events forge and --events both (issue 18)
+
+
+def forge_side(manifest: dict[str, Any]) -> dict[str, Any]:
+    modules: dict[str, Any] = manifest["modules"]
+    return modules
+
+
+@pytest.mark.parametrize("events", ["forge", "both"])
+def test_the_forge_side_has_triggers_a_schedule_and_endpoints_with_the_system_token(
+    events: str,
+) -> None:
+    descriptor = default()
+    manifest = forge_manifest(descriptor, app_id=APP_ARI, events=events)
+    modules = forge_side(manifest)
+    assert list(modules) == ["trigger", "scheduledTrigger", "preUninstall", "endpoint"]
+    jira, lifecycle = modules["trigger"]
+    subscribed = [w["event"] for w in descriptor["modules"]["webhooks"]]
+    assert jira["endpoint"] == lifecycle["endpoint"] == "forge-events"
+    assert jira["events"][:5] == [
+        "avi:jira:created:issue",
+        "avi:jira:updated:issue",
+        "avi:jira:deleted:issue",
+        "avi:jira:commented:issue",  # comment_created and comment_updated, once
+        "avi:jira:deleted:comment",
+    ]
+    assert len(jira["events"]) == len(set(jira["events"])) == len(subscribed) - 1
+    assert lifecycle["events"] == ["avi:forge:installed:app", "avi:forge:upgraded:app"]
+    assert modules["scheduledTrigger"] == [
+        {"key": "forge-hourly", "endpoint": "forge-tick", "interval": "hour"}
+    ]
+    assert modules["preUninstall"] == [
+        {"key": "forge-pre-uninstall", "endpoint": "forge-uninstall"}
+    ]
+    endpoints = {e["key"]: e for e in modules["endpoint"]}
+    assert {key: e["route"]["path"] for key, e in endpoints.items()} == {
+        "forge-events": "/forge/events",
+        "forge-tick": "/forge/tick",
+        "forge-uninstall": "/forge/uninstall",
+    }
+    for endpoint in endpoints.values():
+        assert endpoint["remote"] == "connect"
+        assert endpoint["auth"] == {"appSystemToken": {"enabled": True}}
+    scopes = manifest["permissions"]["scopes"]
+    assert {"read:connect-jira", "read:app-system-token", "read:jira-work", "read:jira-user"} <= (
+        set(scopes)
+    )
+    has_webhooks = "jira:webhooks" in manifest["connectModules"]
+    assert has_webhooks is (events == "both")
+    assert manifest["connectModules"]["jira:lifecycle"][0]["installed"] == "/installed"
+
+
+def test_connect_stays_the_default_and_has_no_forge_side() -> None:
+    assert forge_manifest(default(), app_id=APP_ARI) == forge_manifest(
+        default(), app_id=APP_ARI, events="connect"
+    )
+    assert "modules" not in forge_manifest(default(), app_id=APP_ARI)
+
+
+def test_only_the_events_subscribed_get_a_trigger_and_their_scopes() -> None:
+    descriptor = default()
+    descriptor["modules"]["webhooks"] = [
+        {"event": "comment_updated", "url": "/webhooks/jira/comment-updated"},
+        {"event": "sprint_started", "url": "/webhooks/jira/sprint-started"},
+    ]
+    manifest = forge_manifest(descriptor, app_id=APP_ARI, events="forge")
+    assert manifest["modules"]["trigger"][0]["events"] == [
+        "avi:jira:commented:issue",
+        "avi:jira-software:started:sprint",
+    ]
+    assert manifest["permissions"]["scopes"] == [
+        "read:connect-jira",
+        "read:app-system-token",
+        "read:jira-work",
+    ]
+
+
+def test_forge_refuses_a_connect_event_forge_never_sends() -> None:
+    descriptor = default()
+    descriptor["modules"]["webhooks"].append({"event": "jira:worklog_updated", "url": "/w"})
+    refused_forge = pytest.raises(ManifestError, match="jira:worklog_updated has no Forge event")
+    with refused_forge:
+        forge_manifest(descriptor, app_id=APP_ARI, events="forge")
+    both = forge_manifest(descriptor, app_id=APP_ARI, events="both")
+    assert "jira:worklog_updated" in [w["event"] for w in both["connectModules"]["jira:webhooks"]]
+
+
+def test_an_unknown_events_choice_is_refused() -> None:
+    with pytest.raises(ManifestError, match="expected one of connect, forge, both"):
+        forge_manifest(default(), app_id=APP_ARI, events="webhooks")
+
+
+def test_a_connect_module_taking_a_forge_key_is_refused() -> None:
+    descriptor = default()
+    descriptor["modules"]["generalPages"] = [{"key": "forge-tick", "url": "/p"}]
+    with pytest.raises(ManifestError, match="'forge-tick' is taken"):
+        forge_manifest(descriptor, app_id=APP_ARI, events="forge")
+
+
+@pytest.mark.parametrize("events", ["connect", "forge", "both"])
+@pytest.mark.parametrize("validation", ["FULL", "PRODUCT_TRIGGER", "FORGE_REMOTE_COMPUTE"])
+def test_the_validator_accepts_each_variant(events: str, validation: str, tmp_path: Path) -> None:
+    manifest = forge_manifest(
+        with_extra_modules(default(base_url="https://example.com:8443/jira-addon")),
+        app_id=APP_ARI,
+        events=events,
+    )
+    path = tmp_path / "manifest.yml"
+    path.write_text(to_yaml(manifest), encoding="utf-8")
+    result = validate(path, validation)
+    assert result.success, result.messages
+    assert result.manifest == manifest
+
+
+def test_the_validator_checks_the_trigger_scopes(tmp_path: Path) -> None:
+    """PRODUCT_TRIGGER fails without the scope an event needs: the check above can fail."""
+    manifest = forge_manifest(default(), app_id=APP_ARI, events="forge")
+    manifest["permissions"]["scopes"].remove("read:jira-work")
+    path = tmp_path / "manifest.yml"
+    path.write_text(to_yaml(manifest), encoding="utf-8")
+    result = validate(path, "PRODUCT_TRIGGER")
+    assert not result.success
+    assert any("read:jira-work" in message for message in result.messages), result.messages
+
+
+def test_the_validator_wants_a_scope_beside_the_system_token(tmp_path: Path) -> None:
+    """FORGE_REMOTE_COMPUTE refuses an endpoint with the system token and no product scope."""
+    manifest = forge_manifest(default(), app_id=APP_ARI, events="forge")
+    manifest["permissions"]["scopes"] = ["read:app-system-token"]
+    path = tmp_path / "manifest.yml"
+    path.write_text(to_yaml(manifest), encoding="utf-8")
+    assert not validate(path, "FORGE_REMOTE_COMPUTE").success
