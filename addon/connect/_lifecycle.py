@@ -16,10 +16,10 @@ from addon.auth import (
     verify_install,
     verify_symmetric,
 )
+from addon.connect._tenancy import TenantCache
 from addon.errors import BadRequest, Unauthorized
 from addon.incoming import Incoming, parse_json_object
 from addon.store import Store, Superseded, TenantState
-from addon.tenancy import TenantCache
 
 __all__ = ["Lifecycle"]
 
