@@ -288,7 +288,11 @@ def test_tenants_show_how_they_were_installed_and_every_installation_id(jira: Ji
     classic = jira.install()
     forge = dataclasses.replace(jira, forge=True).install()
     again = dataclasses.replace(forge, installation_id=SimulatedSite.new_installation_id())
-    jira.install(again)
+    # Signed a second later: the same token with another body would be a replay.
+    later = again.install_token(
+        addon_base_url=jira.base_url, target="/installed", now=time.time() + 1
+    )
+    assert jira.lifecycle(again, "installed", token=later).status_code == 204
     response = api(jira, "/api/tenants")
     assert response.status_code == 200
     tenants = {t["client_key"]: t for t in response.json()["tenants"]}
