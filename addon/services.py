@@ -15,6 +15,7 @@ from addon.connect import ConnectDoor, RenderedDescriptor, TenantCache
 from addon.doors import AnyDoor, Runtime
 from addon.handlers import Handlers
 from addon.ingest import Ingest
+from addon.jobs import JobRunner
 from addon.retention import Retention
 from addon.settings import Settings
 from addon.sources import Sources, secure_source_secrets
@@ -65,6 +66,7 @@ class Services:
     http: httpx.AsyncClient
     templates: Jinja2Templates
     retention: Retention
+    jobs: JobRunner
 
     @property
     def descriptor_json(self) -> bytes:
@@ -119,15 +121,18 @@ async def start_services(
         http=http,
         templates=Jinja2Templates(directory=str(templates_directory())),
         retention=Retention(store, days=settings.delivery_retention_days),
+        jobs=JobRunner(store, [job for door in doors for job in door.jobs()]),
     )
     await store.start()
     if worker is not None:
         await worker.start()
     await services.retention.start()
+    await services.jobs.start()
     return services
 
 
 async def stop_services(services: Services) -> None:
+    await services.jobs.stop()
     await services.retention.stop()
     if services.worker is not None:
         await services.worker.stop()

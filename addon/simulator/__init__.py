@@ -14,122 +14,35 @@ install and uninstall the site's public key is served at http://127.0.0.1:8765/<
 add-on with CONNECT_INSTALL_KEYS_URL=http://127.0.0.1:8765 so that it fetches it from there.
 """
 
-from addon.simulator._addon import (
-    CONNECT_VERSION,
-    DEFAULT_ADDON_URL,
-    AddonDescriptor,
-    Answer,
-    fetch_descriptor,
-    http_client,
-)
-from addon.simulator._errors import AddonUnreachable, SimulatorError
-from addon.simulator._install import (
-    LifecycleRefused,
-    NotInstalled,
-    SeveralInstalled,
-    install,
-    installed_addon,
-    key_server_hint,
-    uninstall,
-)
+from addon.simulator._addon import DEFAULT_ADDON_URL, fetch_descriptor, http_client
+from addon.simulator._errors import SimulatorError
+from addon.simulator._install import install, uninstall
 from addon.simulator._keyserver import DEFAULT_KEY_SERVER, KeyServer, KeyServerAddress
-from addon.simulator._payloads import (
-    EXAMPLE_SITE_URL,
-    BuiltPayload,
-    build_payload,
-    example_events,
-    load_example,
-    read_payload_file,
-)
-from addon.simulator._send import (
-    Outcome,
-    Progress,
-    SendOptions,
-    Summary,
-    Target,
-    UnknownEvent,
-    delivery_targets,
-    percentile,
-    render_bar,
-    send,
-    send_deliveries,
-    summarise,
-    unknown_event,
-    webhook_headers,
-)
-from addon.simulator._site import TOKEN_LIFETIME, SimulatedSite
-from addon.simulator._source import (
-    DEFAULT_TOKEN_HEADER,
-    MODES,
-    masked_source_url,
-    send_to_source,
-    source_headers,
-)
-from addon.simulator._state import (
-    DEFAULT_SITE_URL,
-    DEFAULT_STATE_PATH,
-    Installation,
-    InstallState,
-    SimulatorState,
-    SiteIdentity,
-    StateError,
-    load_state,
-    save_state,
-)
+from addon.simulator._payloads import example_events, read_payload_file
+from addon.simulator._send import SendOptions, send, unknown_event
+from addon.simulator._site import SimulatedSite
+from addon.simulator._source import DEFAULT_TOKEN_HEADER, MODES, send_to_source
+from addon.simulator._state import DEFAULT_SITE_URL, DEFAULT_STATE_PATH
 
 __all__ = [
-    "CONNECT_VERSION",
     "DEFAULT_ADDON_URL",
     "DEFAULT_KEY_SERVER",
     "DEFAULT_SITE_URL",
     "DEFAULT_STATE_PATH",
     "DEFAULT_TOKEN_HEADER",
-    "EXAMPLE_SITE_URL",
     "MODES",
-    "TOKEN_LIFETIME",
-    "AddonDescriptor",
-    "AddonUnreachable",
-    "Answer",
-    "BuiltPayload",
-    "InstallState",
-    "Installation",
     "KeyServer",
     "KeyServerAddress",
-    "LifecycleRefused",
-    "NotInstalled",
-    "Outcome",
-    "Progress",
     "SendOptions",
-    "SeveralInstalled",
     "SimulatedSite",
     "SimulatorError",
-    "SimulatorState",
-    "SiteIdentity",
-    "StateError",
-    "Summary",
-    "Target",
-    "UnknownEvent",
-    "build_payload",
-    "delivery_targets",
     "example_events",
     "fetch_descriptor",
     "http_client",
     "install",
-    "installed_addon",
-    "key_server_hint",
-    "load_example",
-    "load_state",
-    "masked_source_url",
-    "percentile",
     "read_payload_file",
-    "render_bar",
-    "save_state",
     "send",
-    "send_deliveries",
     "send_to_source",
-    "source_headers",
-    "summarise",
     "uninstall",
     "unknown_event",
-    "webhook_headers",
 ]
