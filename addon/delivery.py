@@ -22,7 +22,7 @@ __all__ = ["Delivery", "Evidence", "Origin", "Rejection", "WebhookHeaders", "web
 class Origin:
     """Who sent a delivery: the door's kind (`"connect"`, `"source"`, ...) and, within it, the
     key of the sender (a Connect `clientKey`, a source's name). `site_url` is the Jira site's
-    base URL where the door knows it."""
+    base URL, where the door can call it back."""
 
     kind: str
     key: str

@@ -24,7 +24,16 @@ __all__ = ["Door", "JiraClientFactory", "Job", "Runtime"]
 
 M = TypeVar("M")
 
-JiraClientFactory = Callable[[], httpx.AsyncClient]
+
+@dataclass(frozen=True, slots=True)
+class JiraClientFactory:
+    """How to call one origin's Jira back: its site, and a new signed client at each call."""
+
+    site_url: str
+    new: Callable[[], httpx.AsyncClient]
+
+    def __call__(self) -> httpx.AsyncClient:
+        return self.new()
 
 
 @dataclass(frozen=True, slots=True)

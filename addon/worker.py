@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -183,13 +184,16 @@ class Worker:
         self, delivery: Delivery, client_factory: JiraClientFactory | None = None
     ) -> Event:
         payload = delivery.payload()
+        origin = origin_of(delivery)
+        if client_factory is not None:
+            origin = dataclasses.replace(origin, site_url=client_factory.site_url)
         return Event(
             delivery_id=delivery.id,
             name=delivery.event or "",
             payload=payload,
             context=delivery.context,
             webhook_id=delivery.webhook_id,
-            origin=origin_of(delivery),
+            origin=origin,
             view=normalise(delivery.event, payload, delivery.context),
             received_at=datetime.fromtimestamp(delivery.received_at, UTC),
             attempt=delivery.attempts,

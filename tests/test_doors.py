@@ -182,7 +182,14 @@ def door(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> I
             client: str | None = str(event.jira_client().base_url)
         except NoJiraClient:
             client = None
-        handled.append({"kind": event.origin.kind, "key": event.origin.key, "client": client})
+        handled.append(
+            {
+                "kind": event.origin.kind,
+                "key": event.origin.key,
+                "site_url": event.origin.site_url,
+                "client": client,
+            }
+        )
 
     base_url = "http://127.0.0.1:8000"  # a qsh covers the path only: any port serves
     settings = Settings(
@@ -225,9 +232,9 @@ def test_a_handler_gets_the_origin_it_was_ingested_from_and_its_door_s_client(
     [seen] = door.seen(1)
     assert (seen["kind"], seen["key"]) == (door.sender.kind, door.sender.origin)
     if door.sender.calls_back:
-        assert seen["client"] == "https://door.example.net"
+        assert seen["client"] == seen["site_url"] == "https://door.example.net"
     else:
-        assert seen["client"] is None
+        assert seen["client"] is None and seen["site_url"] is None
 
 
 def test_any_other_method_is_405(door: Door) -> None:

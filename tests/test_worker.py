@@ -12,7 +12,7 @@ import httpx
 
 from addon.connect import ConnectDoor, render_for
 from addon.delivery import Origin
-from addon.doors import Runtime
+from addon.doors import JiraClientFactory, Runtime
 from addon.handlers import Event, Handlers
 from addon.settings import Settings
 from addon.store import DeliveryStatus, HandlerState, NewDelivery, Store, open_store
@@ -353,18 +353,20 @@ class KindDoor:
         self.kind = kind
         self.asked: list[Origin] = []
 
-    async def jira_client(self, origin: Origin) -> Callable[[], httpx.AsyncClient] | None:
+    async def jira_client(self, origin: Origin) -> JiraClientFactory | None:
         self.asked.append(origin)
-        return lambda: httpx.AsyncClient(base_url=f"https://{origin.key}.example")
+        site = f"https://{origin.key}.example"
+        return JiraClientFactory(site, lambda: httpx.AsyncClient(base_url=site))
 
 
 def test_a_handler_sees_the_origin_kind_that_was_ingested(database_url: str) -> None:
     handlers = Handlers()
-    seen: list[tuple[str, str, str]] = []
+    seen: list[tuple[str, str, str, str]] = []
 
     @handlers.on("*")
     async def note(event: Event) -> None:
-        seen.append((event.origin.kind, event.origin.key, str(event.jira_client().base_url)))
+        client = str(event.jira_client().base_url)
+        seen.append((event.origin.kind, event.origin.key, event.origin.site_url or "", client))
 
     forge, sites = KindDoor("forge"), KindDoor("site")
 
@@ -380,8 +382,8 @@ def test_a_handler_sees_the_origin_kind_that_was_ingested(database_url: str) -> 
 
     run(database_url, scenario)
     assert sorted(seen) == [
-        ("forge", "install-1", "https://install-1.example"),
-        ("site", "cloud-2", "https://cloud-2.example"),
+        ("forge", "install-1", "https://install-1.example", "https://install-1.example"),
+        ("site", "cloud-2", "https://cloud-2.example", "https://cloud-2.example"),
     ]
     assert forge.asked == [Origin("forge", "install-1")]
     assert sites.asked == [Origin("site", "cloud-2")]

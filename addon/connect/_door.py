@@ -162,7 +162,9 @@ class ConnectDoor:
         tenant = await self.tenants.get(origin.key)
         if tenant is None or tenant.shared_secret is None:
             return None
-        return functools.partial(client_for_tenant, tenant, self.settings.key)
+        return JiraClientFactory(
+            tenant.base_url, functools.partial(client_for_tenant, tenant, self.settings.key)
+        )
 
     def _rejection(
         self, request: Incoming, refusal: Refusal, match: WebhookMatch, token: str | None
