@@ -20,7 +20,7 @@ from addon.delivery import Delivery, Origin, Rejection
 from addon.incoming import Incoming
 from addon.store import Store
 
-__all__ = ["Door", "JiraClientFactory", "Job", "Runtime"]
+__all__ = ["AnyDoor", "Door", "JiraClientFactory", "Job", "Runtime"]
 
 M = TypeVar("M")
 
