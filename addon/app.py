@@ -96,10 +96,11 @@ def create_app(settings: Settings | None = None, *, handlers: Handlers | None = 
         finally:
             await stop_services(services)
 
+    by_door = [(door, route) for door in doors for route in door.routes()]
     routes = [
         *_pages.routes,
         Mount("/static", StaticFiles(directory=templates_directory() / "static"), name="static"),
-        *(route for door in doors for route in door.routes()),
+        *(route for _, route in by_door),
         *inspector.routes(settings),
     ]
     check_collisions(doors, routes)
@@ -115,5 +116,10 @@ def create_app(settings: Settings | None = None, *, handlers: Handlers | None = 
         https=urlsplit(settings.base_url).scheme == "https",
     )
     app.state.settings = settings
-    app.state.challenge = next((d.challenge for d in doors if isinstance(d, ConnectDoor)), None)
+    # A refusal raised by a door's route (a lifecycle callback) carries that door's challenge.
+    app.state.challenges = {
+        route.endpoint: door.challenge
+        for door, route in by_door
+        if isinstance(route, Route) and door.challenge
+    }
     return app

@@ -51,9 +51,10 @@ def method_not_allowed(path: str) -> JSONResponse:
 
 
 async def _refusal(request: Request, exc: Exception) -> Response:
-    """A refusal raised by a route (a lifecycle callback, a page) carries the app's challenge."""
+    """A refusal raised by a route carries the challenge of the door the route is part of."""
     assert isinstance(exc, Refusal)
-    challenge: str | None = getattr(request.app.state, "challenge", None)
+    challenges: dict[object, str] = getattr(request.app.state, "challenges", {})
+    challenge = challenges.get(request.scope.get("endpoint"))
     return refusal_response(exc, challenge=challenge, method=request.method, path=request.url.path)
 
 
