@@ -17,10 +17,11 @@ import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
+from addon.delivery import Origin
 from addon.ingest import View
 
 __all__ = [
@@ -32,15 +33,6 @@ __all__ = [
     "Origin",
     "load_handlers",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a delivery came from: a Connect tenant (clientKey) or an admin-webhook source (name)."""
-
-    kind: Literal["connect", "source"]
-    key: str
-    base_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +48,6 @@ class Event:
     view: View
     received_at: datetime
     attempt: int
-    extras: Mapping[str, Any] = field(default_factory=dict)
     client_factory: Callable[[], httpx.AsyncClient] | None = field(default=None, repr=False)
 
     def jira_client(self) -> httpx.AsyncClient:

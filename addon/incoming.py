@@ -1,16 +1,21 @@
-"""An HTTP request reduced to plain values, so the services that judge it never see HTTP."""
+"""An HTTP request reduced to plain values, so the doors that judge it never see HTTP; its body
+read without ever holding more than the configured limit."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from addon.errors import BadRequest
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive, Scope
 
-__all__ = ["Incoming", "parse_json_object"]
+from addon.errors import BadRequest, PayloadTooLarge
+
+__all__ = ["Incoming", "incoming", "incoming_from_scope", "parse_json_object"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +72,67 @@ def _not_json(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_not_json)
+
+
+def _declared_length(headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
+    for key, value in headers:
+        if key == b"content-length":  # ASGI servers give header names in lower case
+            return value
+    return None
+
+
+async def _receive_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
+    """The body from ASGI `receive`, or PayloadTooLarge as soon as it exceeds `limit` bytes.
+
+    Raises Starlette's ClientDisconnect if the client goes away before the end.
+    """
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise BadRequest("Content-Length is not a number", code="bad_content_length") from None
+        if size > limit:
+            raise PayloadTooLarge(
+                f"the body is {size} bytes; the limit is {limit} (MAX_BODY_BYTES)"
+            )
+    chunks: list[bytes] = []
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            received += len(chunk)
+            if received > limit:
+                raise PayloadTooLarge(
+                    f"the body exceeds the limit of {limit} bytes (MAX_BODY_BYTES)"
+                )
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def incoming_from_scope(scope: Scope, receive: Receive, limit: int) -> Incoming:
+    """The request as plain values: raw path and query as on the wire, headers, bounded body."""
+    received_at = time.time()
+    raw_headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
+    body = await _receive_body(receive, _declared_length(raw_headers), limit)
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("utf-8", "surrogateescape") if raw_path else scope["path"]
+    if "?" in path:
+        path = path.split("?", 1)[0]
+    return Incoming(
+        method=scope["method"],
+        path=path,
+        query=scope.get("query_string", b"").decode("utf-8", "surrogateescape"),
+        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers],
+        body=body,
+        received_at=received_at,
+    )
+
+
+async def incoming(request: Request, limit: int) -> Incoming:
+    """`incoming_from_scope` for a Starlette request."""
+    return await incoming_from_scope(request.scope, request.receive, limit)

@@ -1,50 +1,21 @@
-"""Webhook ingest: verify a delivery, record it (accepted, duplicate, ignored, rejected), normalise it."""
+"""Recording a verified delivery (accepted, duplicate, ignored) or a refusal, and normalising it."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import descriptor
-from addon.auth import (
-    TokenReplayed,
-    VerifiedToken,
-    canonical_request,
-    decode_unverified,
-    extract_token,
-    query_string_hash,
-    verify_symmetric,
-)
-from addon.errors import Refusal, ValueTooLong
-from addon.incoming import Incoming, parse_json_object
+from addon.auth import TokenReplayed
+from addon.delivery import Delivery, Rejection
+from addon.errors import Refusal
+from addon.incoming import Incoming
 from addon.redact import mask_credentials, safe_headers
-from addon.store import (
-    MAX_INDEXED_BYTES,
-    DeliveryStatus,
-    NewDelivery,
-    Recorded,
-    Store,
-    TenantState,
-    fits_index,
-    storable_text,
-    webhook_token_key,
-)
-from addon.tenancy import TenantCache
+from addon.store import DeliveryStatus, DeliveryWriter, NewDelivery, Recorded
 
-__all__ = [
-    "Ingest",
-    "View",
-    "accepted_record",
-    "bounded_index_value",
-    "normalise",
-    "parse_payload",
-    "rejection_record",
-    "webhook_identifier",
-]
-
-IDENTIFIER_HEADER = "x-atlassian-webhook-identifier"
+__all__ = ["Ingest", "View", "accepted_record", "normalise", "rejection_record"]
 
 logger = logging.getLogger("addon.ingest")
 
@@ -93,131 +64,54 @@ def _guess(event: str) -> tuple[str | None, str | None]:
     return resource.removeprefix("jira:") or None, action or None
 
 
-def _token_record(verified: VerifiedToken | None, token: str | None) -> dict[str, Any] | None:
-    if verified is not None:
-        return {"header": dict(verified.header), "claims": dict(verified.claims)}
-    if token is None:
-        return None
-    try:
-        header, claims = decode_unverified(token)
-    except Refusal:
-        return None
-    return {"header": header, "claims": claims, "verified": False}
-
-
-def bounded_index_value(value: str, what: str) -> str:
-    """`value` if the log can index it (at most MAX_INDEXED_BYTES of UTF-8); else ValueTooLong."""
-    if not fits_index(storable_text(value)):
-        raise ValueTooLong(
-            f"{what} is longer than {MAX_INDEXED_BYTES} bytes; Jira's are far shorter"
-        )
-    return value
-
-
-def webhook_identifier(request: Incoming) -> str | None:
-    """The delivery's X-Atlassian-Webhook-Identifier, bounded; ValueTooLong past the bound."""
-    value = request.header(IDENTIFIER_HEADER) or None
-    return None if value is None else bounded_index_value(value, "X-Atlassian-Webhook-Identifier")
-
-
-def rejection_record(
-    request: Incoming,
-    refusal: Refusal,
-    *,
-    origin_kind: str,
-    origin: str | None,
-    event: str | None = None,
-    base_url: str = "",
-    token: str | None = None,
-    verification: Mapping[str, Any] | None = None,
-    also_drop: Iterable[str] = (),
-) -> NewDelivery:
+def rejection_record(rejection: Rejection) -> NewDelivery:
     """What we keep of a refused request: never the token itself, at most 64 KiB of the body."""
-    canonical = qsh = None
-    if origin_kind == "connect":
-        try:
-            canonical = canonical_request(request.method, request.target, base_url)
-            qsh = query_string_hash(request.method, request.target, base_url)
-        except Exception:
-            canonical = qsh = None
+    request, evidence = rejection.request, rejection.evidence
     return NewDelivery(
         received_at=request.received_at,
-        origin_kind=origin_kind,
-        origin=origin,
+        origin_kind=rejection.origin_kind,
+        origin=rejection.origin,
         status=DeliveryStatus.REJECTED,
-        event=event,
-        webhook_id=request.header(IDENTIFIER_HEADER),
-        retry=_retry(request),
-        flow=request.header("x-atlassian-webhook-flow"),
-        reason=refusal.reason,
-        error_code=refusal.code,
+        event=rejection.event,
+        webhook_id=rejection.headers.webhook_id,
+        retry=rejection.headers.retry,
+        flow=rejection.headers.flow,
+        reason=rejection.refusal.reason,
+        error_code=rejection.refusal.code,
         method=request.method,
         path=mask_credentials(request.target)[:4096],
-        token=_token_record(None, token),
-        canonical_request=canonical,
-        qsh_expected=qsh,
-        headers=safe_headers(request.headers, also_drop=also_drop),
+        token=evidence.token,
+        canonical_request=evidence.canonical_request,
+        qsh_expected=evidence.qsh,
+        headers=safe_headers(request.headers, also_drop=rejection.hidden_headers),
         body=request.body[:REJECTED_BODY_LIMIT],
         body_size=len(request.body),
-        verification=verification,
+        verification=evidence.verification,
     )
 
 
-def _retry(request: Incoming) -> int:
-    value = request.header("x-atlassian-webhook-retry")
-    try:
-        return max(0, min(int(value or 0), 1_000_000))
-    except ValueError:
-        return 0
-
-
-def parse_payload(body: bytes, *, exclude_body: bool) -> Any:
-    """The webhook body as JSON (None for an `excludeBody` webhook); BadRequest if it is not JSON."""
-    if exclude_body and not body.strip():
-        return None
-    return parse_json_object(body, what="webhook body")
-
-
-def accepted_record(
-    request: Incoming,
-    *,
-    origin_kind: str,
-    origin: str,
-    event: str,
-    context: Mapping[str, str],
-    payload: Any,
-    status: DeliveryStatus = DeliveryStatus.ACCEPTED,
-    reason: str | None = None,
-    token: Mapping[str, Any] | None = None,
-    canonical: str | None = None,
-    qsh: str | None = None,
-    verification: Mapping[str, Any] | None = None,
-    also_drop: Iterable[str] = (),
-    token_digest: bytes | None = None,
-) -> NewDelivery:
-    """A verified delivery ready for the log, with its normalised view.
-
-    `verification` is what the door checked, as the inspector shows it: never a secret.
-    """
-    view = normalise(event, payload, context)
-    webhook_id = webhook_identifier(request)
+def accepted_record(delivery: Delivery) -> NewDelivery:
+    """A verified delivery ready for the log (ignored if its door said so), with its view."""
+    request, evidence, headers = delivery.request, delivery.evidence, delivery.headers
+    view = normalise(delivery.event, delivery.payload, delivery.context)
+    ignored = delivery.ignored is not None
     return NewDelivery(
         received_at=request.received_at,
-        origin_kind=origin_kind,
-        origin=origin,
-        status=status,
-        event=event,
-        webhook_id=webhook_id,
-        retry=_retry(request),
-        flow=request.header("x-atlassian-webhook-flow"),
-        reason=reason,
+        origin_kind=delivery.origin.kind,
+        origin=delivery.origin.key,
+        status=DeliveryStatus.IGNORED if ignored else DeliveryStatus.ACCEPTED,
+        event=delivery.event,
+        webhook_id=headers.webhook_id,
+        retry=headers.retry,
+        flow=headers.flow,
+        reason=delivery.ignored,
         method=request.method,
         path=mask_credentials(request.target)[:4096],
-        context=dict(context),
-        token=token,
-        canonical_request=canonical,
-        qsh_expected=qsh,
-        headers=safe_headers(request.headers, also_drop=also_drop),
+        context=dict(delivery.context),
+        token=evidence.token,
+        canonical_request=evidence.canonical_request,
+        qsh_expected=evidence.qsh,
+        headers=safe_headers(request.headers, also_drop=delivery.hidden_headers),
         body=request.body,
         body_size=len(request.body),
         resource=view.resource,
@@ -226,124 +120,37 @@ def accepted_record(
         project_key=view.project_key,
         sprint_id=view.sprint_id,
         actor=view.actor,
-        search_keys=view.search_keys(webhook_id),
-        verification=verification,
-        token_digest=token_digest,
+        search_keys=view.search_keys(headers.webhook_id),
+        verification=evidence.verification,
+        token_digest=evidence.token_digest,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class Ingest:
-    """Connect webhooks: match the descriptor's URL templates, verify, record, answer."""
+    """Records what a door made of a request: the delivery it verified, or its refusal.
 
-    base_url: str
-    leeway: int
-    store: Store
-    tenants: TenantCache
-    webhooks: Sequence[descriptor.WebhookModule]
-    _by_literal_path: dict[str, tuple[descriptor.WebhookModule, ...]] = field(
-        init=False, repr=False, compare=False
-    )
+    Knows nothing of any door: the door reads its own headers, checks its own credentials and
+    says who sent the delivery; this writes the outcome to the log and raises the refusal.
+    """
 
-    def __post_init__(self) -> None:
-        by_path: dict[str, list[descriptor.WebhookModule]] = {}
-        for module in self.webhooks:
-            if "${" not in module.template.path:
-                by_path.setdefault(module.template.path, []).append(module)
-        object.__setattr__(self, "_by_literal_path", {p: tuple(m) for p, m in by_path.items()})
+    writer: DeliveryWriter
 
-    def match(
-        self, relative_path: str, query: str
-    ) -> tuple[descriptor.WebhookModule, dict[str, str]] | None:
-        """The webhook module whose URL template matches, with the context parameters extracted."""
-        # A request naming a template's literal path as written is tried against that template
-        # first (one dict lookup instead of matching every template in turn). The answer is the
-        # same: the descriptor check refuses templates that one request could both match.
-        for module in self._by_literal_path.get(relative_path, ()):
-            context = module.template.match(relative_path, query)
-            if context is not None:
-                return module, context
-        for module in self.webhooks:
-            context = module.template.match(relative_path, query)
-            if context is not None:
-                return module, context
-        return None
-
-    async def receive(
-        self, request: Incoming, module: descriptor.WebhookModule, context: Mapping[str, str]
-    ) -> Recorded:
-        """Verify and record one delivery; refusals are recorded in the rejection log and raised."""
-        token: str | None = None
-        try:
-            token = extract_token(request.authorization, request.query_jwt)
-            verified = await verify_symmetric(
-                token,
-                method=request.method,
-                url=request.target,
-                base_url=self.base_url,
-                secret_for=self.tenants.secret_for,
-                leeway=self.leeway,
-            )
-            payload = parse_payload(request.body, exclude_body=module.exclude_body)
-            webhook_identifier(request)  # refused here, so that the refusal is recorded too
-        except Refusal as refusal:
-            if refusal.status < 500:
-                self.store.writer.record_rejection(
-                    rejection_record(
-                        request,
-                        refusal,
-                        origin_kind="connect",
-                        origin=_claimed_issuer(token),
-                        event=module.event,
-                        base_url=self.base_url,
-                        token=token,
-                    )
-                )
-                logger.info(
-                    "refused %s %s: %s",
-                    request.method,
-                    mask_credentials(request.target),
-                    refusal.reason,
-                )
-            raise
-        client_key = str(verified.claims["iss"])
-        tenant = await self.tenants.get(client_key)
-        status, reason = DeliveryStatus.ACCEPTED, None
-        if tenant is not None and tenant.state is TenantState.DISABLED:
-            status, reason = DeliveryStatus.IGNORED, f"tenant {client_key} is disabled"
-        record = accepted_record(
-            request,
-            origin_kind="connect",
-            origin=client_key,
-            event=module.event,
-            context=context,
-            payload=payload,
-            status=status,
-            reason=reason,
-            token={"header": dict(verified.header), "claims": dict(verified.claims)},
-            canonical=verified.canonical_request,
-            qsh=verified.qsh_expected,
-            token_digest=webhook_token_key(token, verified.expires_at),
-        )
-        recorded = await self.store.writer.record(record)
+    async def record(self, outcome: Delivery | Rejection) -> Recorded:
+        """Write `outcome`; a rejection (and a token replayed with another body) is raised."""
+        if isinstance(outcome, Rejection):
+            self._reject(outcome.request, outcome.refusal)
+            self.writer.record_rejection(rejection_record(outcome))
+            raise outcome.refusal
+        recorded = await self.writer.record(accepted_record(outcome))
         if recorded.status is DeliveryStatus.REJECTED:
             replayed = TokenReplayed(recorded.reason or "this token was already used")
-            logger.info(
-                "refused %s %s: %s",
-                request.method,
-                mask_credentials(request.target),
-                replayed.reason,
-            )
+            self._reject(outcome.request, replayed)
             raise replayed
         return recorded
 
-
-def _claimed_issuer(token: str | None) -> str | None:
-    if token is None:
-        return None
-    try:
-        _, claims = decode_unverified(token)
-    except Refusal:
-        return None
-    issuer = claims.get("iss")
-    return issuer[:256] if isinstance(issuer, str) else None
+    @staticmethod
+    def _reject(request: Incoming, refusal: Refusal) -> None:
+        logger.info(
+            "refused %s %s: %s", request.method, mask_credentials(request.target), refusal.reason
+        )

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from starlette.templating import Jinja2Templates
 
-from addon.auth import InstallKeyFetcher
-from addon.connect_descriptor import RenderedDescriptor
+from addon.connect import ConnectDoor, RenderedDescriptor, TenantCache
+from addon.doors import AnyDoor, Runtime
 from addon.handlers import Handlers
 from addon.ingest import Ingest
-from addon.lifecycle import Lifecycle
+from addon.jobs import JobRunner
 from addon.retention import Retention
 from addon.settings import Settings
-from addon.sources import SourceIngest, Sources, secure_source_secrets
+from addon.sources import Sources, secure_source_secrets
 from addon.store import HandlerState, Store, open_store
-from addon.tenancy import TenantCache
 from addon.worker import Worker
 
 __all__ = [
@@ -40,14 +40,16 @@ def templates_directory() -> Path:
     return REPO_TEMPLATES if REPO_TEMPLATES.is_dir() else PACKAGED_TEMPLATES
 
 
-def worker_for(settings: Settings, store: Store, handlers: Handlers) -> Worker:
+def worker_for(
+    settings: Settings, store: Store, handlers: Handlers, doors: Sequence[AnyDoor]
+) -> Worker:
     return Worker(
         store,
         handlers,
         max_attempts=settings.handler_max_attempts,
         lease_seconds=settings.handler_lease_seconds,
         concurrency=settings.handler_concurrency,
-        addon_key=settings.key,
+        doors={door.kind: door for door in doors},
     )
 
 
@@ -56,25 +58,36 @@ class Services:
     settings: Settings
     rendered: RenderedDescriptor
     store: Store
-    tenants: TenantCache
-    lifecycle: Lifecycle
+    doors: tuple[AnyDoor, ...]
     ingest: Ingest
-    sources: SourceIngest
+    sources: Sources
     handlers: Handlers
     worker: Worker | None
     http: httpx.AsyncClient
     templates: Jinja2Templates
     retention: Retention
+    jobs: JobRunner
 
     @property
     def descriptor_json(self) -> bytes:
         return self.rendered.json
 
+    @property
+    def tenants(self) -> TenantCache:
+        """The Connect door's tenants, as the inspector shows them."""
+        for door in self.doors:
+            if isinstance(door, ConnectDoor):
+                return door.tenants
+        raise LookupError("the Connect door is not open")
+
 
 async def start_services(
-    settings: Settings, rendered: RenderedDescriptor, handlers: Handlers
+    settings: Settings,
+    rendered: RenderedDescriptor,
+    handlers: Handlers,
+    doors: Sequence[AnyDoor],
 ) -> Services:
-    """Open the store, start the delivery writer and (inline) the worker."""
+    """Open the store, start the doors, the delivery writer and (inline) the worker."""
     worker_holder: list[Worker] = []
     store = await open_store(
         settings.database_url,
@@ -91,47 +104,36 @@ async def start_services(
         await store.db.disconnect()
         raise
     http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
-    tenants = TenantCache(store, ttl=settings.tenant_cache_seconds)
-    keys = InstallKeyFetcher(base_url=settings.install_keys_url, client=http)
+    for door in doors:
+        await door.start(Runtime(store=store, http=http))
     worker = None
     if len(handlers) and settings.worker == "inline":
-        worker = worker_for(settings, store, handlers)
+        worker = worker_for(settings, store, handlers, doors)
         worker_holder.append(worker)
     services = Services(
         settings=settings,
         rendered=rendered,
         store=store,
-        tenants=tenants,
-        lifecycle=Lifecycle(
-            addon_key=settings.key,
-            base_url=settings.base_url,
-            leeway=settings.jwt_leeway_seconds,
-            store=store,
-            tenants=tenants,
-            keys=keys,
-        ),
-        ingest=Ingest(
-            base_url=settings.base_url,
-            leeway=settings.jwt_leeway_seconds,
-            store=store,
-            tenants=tenants,
-            webhooks=rendered.webhooks,
-        ),
-        sources=SourceIngest(sources=Sources(store.db, store.box), writer=store.writer),
+        doors=tuple(doors),
+        ingest=Ingest(store.writer),
+        sources=Sources(store.db, store.box),
         handlers=handlers,
         worker=worker,
         http=http,
         templates=Jinja2Templates(directory=str(templates_directory())),
         retention=Retention(store, days=settings.delivery_retention_days),
+        jobs=JobRunner(store, [job for door in doors for job in door.jobs()]),
     )
     await store.start()
     if worker is not None:
         await worker.start()
     await services.retention.start()
+    await services.jobs.start()
     return services
 
 
 async def stop_services(services: Services) -> None:
+    await services.jobs.stop()
     await services.retention.stop()
     if services.worker is not None:
         await services.worker.stop()

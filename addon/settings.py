@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from starlette.config import Config
 
 import descriptor
-from addon.auth import DEFAULT_FORGE_JWKS_URL
+from addon.auth import DEFAULT_FORGE_JWKS_URL, DEFAULT_INSTALL_KEYS_URL
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
@@ -23,7 +23,6 @@ T = TypeVar("T")
 
 KEY_PATTERN = re.compile(r"^[a-zA-Z0-9-._]+$")
 REPO_TEMPLATE = Path(__file__).resolve().parent.parent / "atlassian-connect.json.j2"
-DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com"
 DEFAULT_ATLASSIAN_SCOPES = (
     "read:jira-work",
     "read:jira-user",

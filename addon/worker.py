@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -12,17 +13,16 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
 
-import httpx
-
-from addon.client import client_for_tenant
-from addon.handlers import Event, Handlers, Origin
+from addon.delivery import Origin
+from addon.doors import AnyDoor, JiraClientFactory
+from addon.handlers import Event, Handlers
 from addon.ingest import normalise
 from addon.store import Delivery, Store
 
-__all__ = ["Worker", "backoff", "failure_text"]
+__all__ = ["Worker", "backoff", "failure_text", "origin_of"]
 
 logger = logging.getLogger("addon.worker")
 
@@ -66,6 +66,11 @@ def _cut(text: str, limit: int) -> str:
     return text[: limit - 1].rsplit(None, 1)[0].rstrip() + "…"
 
 
+def origin_of(delivery: Delivery) -> Origin:
+    """Who sent `delivery`, as it was ingested: its door's kind and the sender's key."""
+    return Origin(kind=delivery.origin_kind, key=delivery.origin or "")
+
+
 class Worker:
     """Claims due deliveries, runs their handlers, and records each outcome.
 
@@ -85,7 +90,7 @@ class Worker:
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
         owner: str | None = None,
-        addon_key: str | None = None,
+        doors: Mapping[str, AnyDoor] | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
@@ -95,7 +100,7 @@ class Worker:
         self.concurrency = concurrency
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
-        self.addon_key = addon_key
+        self.doors = dict(doors or {})
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -171,30 +176,25 @@ class Worker:
                 ),
             )
 
-    async def _client_factory(self, delivery: Delivery) -> Callable[[], httpx.AsyncClient] | None:
-        if self.addon_key is None or delivery.origin_kind != "connect" or not delivery.origin:
-            return None
-        tenant = await self.store.tenants.get(delivery.origin)
-        if tenant is None or tenant.shared_secret is None:
-            return None
-        return functools.partial(client_for_tenant, tenant, self.addon_key)
+    async def _client_factory(self, origin: Origin) -> JiraClientFactory | None:
+        """The Jira client of the origin's door (none for a door this worker was not given)."""
+        door = self.doors.get(origin.kind)
+        return None if door is None else await door.jira_client(origin)
 
     def event_for(
-        self,
-        delivery: Delivery,
-        client_factory: Callable[[], httpx.AsyncClient] | None = None,
+        self, delivery: Delivery, client_factory: JiraClientFactory | None = None
     ) -> Event:
         payload = delivery.payload()
+        origin = origin_of(delivery)
+        if client_factory is not None:
+            origin = dataclasses.replace(origin, site_url=client_factory.site_url)
         return Event(
             delivery_id=delivery.id,
             name=delivery.event or "",
             payload=payload,
             context=delivery.context,
             webhook_id=delivery.webhook_id,
-            origin=Origin(
-                kind="source" if delivery.origin_kind == "source" else "connect",
-                key=delivery.origin or "",
-            ),
+            origin=origin,
             view=normalise(delivery.event, payload, delivery.context),
             received_at=datetime.fromtimestamp(delivery.received_at, UTC),
             attempt=delivery.attempts,
@@ -203,7 +203,7 @@ class Worker:
 
     async def _run(self, delivery: Delivery) -> None:
         try:
-            event = self.event_for(delivery, await self._client_factory(delivery))
+            event = self.event_for(delivery, await self._client_factory(origin_of(delivery)))
             for handler in self.handlers.for_event(event.name):
                 await handler(event)
         except asyncio.CancelledError:

@@ -9,7 +9,13 @@ import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
+import httpx
+
+from addon.connect import ConnectDoor, render_for
+from addon.delivery import Origin
+from addon.doors import JiraClientFactory, Runtime
 from addon.handlers import Event, Handlers
+from addon.settings import Settings
 from addon.store import DeliveryStatus, HandlerState, NewDelivery, Store, open_store
 from addon.worker import Worker, backoff, failure_text
 
@@ -252,10 +258,14 @@ def test_handler_calls_jira_back_with_a_signed_client(database_url: str) -> None
             from_source = delivery("from-source")
             from_source.origin_kind, from_source.origin = "source", "jira-dc"
             await store.writer.record(from_source)
-            worker = Worker(store, handlers, poll_interval=0.05, addon_key="test-addon")
-            await worker.start()
-            await until(lambda: _done(store, 2))
-            await worker.stop()
+            settings = Settings(key="test-addon")
+            connect = ConnectDoor(settings, render_for(settings))
+            async with httpx.AsyncClient() as http:
+                await connect.start(Runtime(store, http))
+                worker = Worker(store, handlers, poll_interval=0.05, doors={"connect": connect})
+                await worker.start()
+                await until(lambda: _done(store, 2))
+                await worker.stop()
 
         run(database_url, scenario)
     assert {"accountId": "me"} in answers
@@ -418,3 +428,46 @@ def test_the_worker_survives_any_failure_of_a_store_call(database_url: str) -> N
         assert problems == []
 
     run(database_url, scenario)
+
+
+class KindDoor:
+    """A door of any kind, as far as the worker sees one: it builds clients for its origins."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.asked: list[Origin] = []
+
+    async def jira_client(self, origin: Origin) -> JiraClientFactory | None:
+        self.asked.append(origin)
+        site = f"https://{origin.key}.example"
+        return JiraClientFactory(site, lambda: httpx.AsyncClient(base_url=site))
+
+
+def test_a_handler_sees_the_origin_kind_that_was_ingested(database_url: str) -> None:
+    handlers = Handlers()
+    seen: list[tuple[str, str, str, str]] = []
+
+    @handlers.on("*")
+    async def note(event: Event) -> None:
+        client = str(event.jira_client().base_url)
+        seen.append((event.origin.kind, event.origin.key, event.origin.site_url or "", client))
+
+    forge, sites = KindDoor("forge"), KindDoor("site")
+
+    async def scenario(store: Store) -> None:
+        for kind, origin in (("forge", "install-1"), ("site", "cloud-2")):
+            new = delivery(f"{kind}-1")
+            new.origin_kind, new.origin = kind, origin
+            await store.writer.record(new)
+        worker = Worker(store, handlers, poll_interval=0.05, doors={"forge": forge, "site": sites})
+        await worker.start()
+        await until(lambda: _done(store, 2))
+        await worker.stop()
+
+    run(database_url, scenario)
+    assert sorted(seen) == [
+        ("forge", "install-1", "https://install-1.example", "https://install-1.example"),
+        ("site", "cloud-2", "https://cloud-2.example", "https://cloud-2.example"),
+    ]
+    assert forge.asked == [Origin("forge", "install-1")]
+    assert sites.asked == [Origin("site", "cloud-2")]

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from addon.connect_descriptor import DescriptorProblem, RenderedDescriptor, render_for
+from addon.connect import DescriptorProblem, RenderedDescriptor, render_for
 from addon.handlers import HandlersError
 from addon.settings import Settings, SettingsError, load_settings
 from addon.sources import secure_source_secrets

@@ -11,10 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
+from addon.app import open_doors
 from addon.cli._bind import PortUnavailable, is_loopback, probe_port, served_base_url
 from addon.cli._common import CliError, load, run_with_store
+from addon.doors import Runtime
 from addon.handlers import HandlersError, load_handlers
 from addon.logs import log_config
 from addon.services import worker_for
@@ -126,7 +129,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     importable_from(args.app_dir)
-    settings, _ = load()
+    settings, rendered = load()
     if not settings.handlers:
         raise CliError(
             "ADDON_HANDLERS: set it to the handlers to run, e.g. myapp.handlers:handlers"
@@ -143,7 +146,11 @@ def run_worker(args: argparse.Namespace) -> int:
         store = await open_store(
             settings.database_url, keys=settings.encryption_keys, encrypt_existing=False
         )
-        worker = worker_for(settings, store, handlers)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
+        doors = open_doors(settings, rendered)
+        for door in doors:
+            await door.start(Runtime(store, http))
+        worker = worker_for(settings, store, handlers, doors)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -154,6 +161,7 @@ def run_worker(args: argparse.Namespace) -> int:
             await stop.wait()
         finally:
             await worker.stop()
+            await http.aclose()
             await store.db.disconnect()
 
     run_with_store(settings, lambda store: asyncio.sleep(0))

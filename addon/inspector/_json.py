@@ -27,6 +27,8 @@ def delivery_json(delivery: Delivery, tenant: Tenant | None = None) -> dict[str,
     return {
         "id": delivery.id,
         "received_at": iso_time(delivery.received_at),
+        "origin_kind": delivery.origin_kind,
+        "origin": delivery.origin,
         "client_key": client_key_of(delivery),
         "source": source_of(delivery),
         "site_url": tenant.base_url if tenant is not None else None,

@@ -30,7 +30,9 @@ MAX_LIMIT = 200
 MAX_TEXT = 256
 MAX_ID = 2**63 - 1
 STATUSES = tuple(status.value for status in DeliveryStatus)
-FILTER_PARAMS = ("event", "client_key", "source", "status", "q")
+FILTER_PARAMS = ("event", "kind", "origin", "client_key", "source", "status", "q")
+SHORTHANDS = {"client_key": "connect", "source": "source"}
+"""Origin filters named after their door: `client_key=X` is `kind=connect&origin=X`."""
 
 _CURSOR_PREFIX = "before:"
 _CURSOR_TEXT = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -118,6 +120,7 @@ def delivery_filter(params: Mapping[str, str]) -> tuple[DeliveryFilter, dict[str
     client_key, source = given.get("client_key"), given.get("source")
     if client_key is not None and source is not None:
         raise BadRequest("give client_key or source, not both", code="invalid_parameter")
+    kind, origin = _origin_filter(given)
     q = given.get("q")
     if q is not None and not q.rstrip("*"):
         del given["q"]
@@ -131,12 +134,30 @@ def delivery_filter(params: Mapping[str, str]) -> tuple[DeliveryFilter, dict[str
         given["q"] = q
     where = DeliveryFilter(
         event=given.get("event"),
-        origin=client_key or source,
-        origin_kind="connect" if client_key else "source" if source else None,
+        origin=origin,
+        origin_kind=kind,
         status=status,
         q=q,
     )
     return where, given
+
+
+def _origin_filter(given: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The origin kind and origin asked for, by `kind` and `origin` or by a door's shorthand."""
+    kind, origin = given.get("kind"), given.get("origin")
+    for name, door in SHORTHANDS.items():
+        value = given.get(name)
+        if value is None:
+            continue
+        if origin is not None:
+            raise BadRequest(f"give {name} or origin, not both", code="invalid_parameter")
+        if kind is not None and kind != door:
+            raise BadRequest(
+                f"{name} names a {door} origin, but kind is {kind[:40]!r}",
+                code="invalid_parameter",
+            )
+        kind, origin = door, value
+    return kind, origin
 
 
 def list_query(params: Mapping[str, str]) -> ListQuery:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from addon.connect import TenantCache
 from addon.inspector._queries import ListQuery, encode_cursor
 from addon.store import Delivery, DeliveryFilter, DeliveryStatus, Store, Tenant
-from addon.tenancy import TenantCache
 
 __all__ = [
     "DeliveryDetail",

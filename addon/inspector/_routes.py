@@ -141,7 +141,7 @@ async def deliveries_page(request: Request) -> Response:
         "events": events,
         "statuses": STATUSES,
         "tenants": [(t.client_key, t.base_url) for t in await store.tenants.all()],
-        "sources": [source.name for source in await services.sources.sources.list()],
+        "sources": [source.name for source in await services.sources.list()],
         "older_url": _with_query(here, {**query.filters, **limit, "cursor": page.next_cursor})
         if page.next_cursor
         else None,

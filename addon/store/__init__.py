@@ -3,6 +3,7 @@
 from addon.store._crypto import DecryptionError, SecretBox, generate_key
 from addon.store._db import Db, StoreUnavailable, connect_database
 from addon.store._deliveries import DeliveryFilter, DeliveryReads
+from addon.store._leases import JobLeases
 from addon.store._migrations import MIGRATIONS, migrate
 from addon.store._queue import NotReplayable, WorkQueue, replay_refusal
 from addon.store._records import Delivery, DeliveryStatus, HandlerState, NewDelivery, Recorded
@@ -31,6 +32,7 @@ __all__ = [
     "DeliveryStatus",
     "DeliveryWriter",
     "HandlerState",
+    "JobLeases",
     "LifecycleTokens",
     "NewDelivery",
     "NotReplayable",

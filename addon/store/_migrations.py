@@ -267,6 +267,16 @@ _V10 = _both(
     )""",
 )
 
+# A lease per background job of a door (token refresh, webhook keep-alive), so that a job runs at
+# one instance at a time across every instance on the database, as handler work does.
+_V11 = _both(
+    """CREATE TABLE job_leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at {real} NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
@@ -282,6 +292,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         10, "OAuth 2.0 sites, their webhook registrations, consent states and choices", *_V10
     ),
+    Migration(11, "a lease per background job of a door, held by one instance at a time", *_V11),
 )
 """In ascending order of version; versions may skip numbers (each branch of work takes its own), and
 `migrate` applies every one not yet recorded, whatever was applied after it."""

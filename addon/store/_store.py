@@ -7,6 +7,7 @@ from collections.abc import Callable
 from addon.store._crypto import SecretBox
 from addon.store._db import Db, connect_database
 from addon.store._deliveries import DeliveryReads
+from addon.store._leases import JobLeases
 from addon.store._migrations import migrate
 from addon.store._queue import WorkQueue
 from addon.store._records import HandlerState
@@ -18,8 +19,8 @@ __all__ = ["Store", "open_store"]
 
 
 class Store:
-    """Tenants, the delivery log (writer and reads), the work queue and the lifecycle tokens seen,
-    on one database."""
+    """Tenants, the delivery log (writer and reads), the work queue, the lifecycle tokens seen and
+    the background jobs' leases, on one database."""
 
     def __init__(
         self,
@@ -44,6 +45,7 @@ class Store:
         )
         self.queue = WorkQueue(db)
         self.lifecycle_tokens = LifecycleTokens(db)
+        self.job_leases = JobLeases(db)
 
     async def start(self) -> None:
         await self.writer.start()

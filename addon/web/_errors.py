@@ -11,7 +11,12 @@ from starlette.responses import JSONResponse, Response
 from addon.errors import Refusal
 from addon.redact import mask_credentials
 
-__all__ = ["error_response", "exception_handlers", "refusal_response"]
+__all__ = [
+    "error_response",
+    "exception_handlers",
+    "method_not_allowed",
+    "refusal_response",
+]
 
 logger = logging.getLogger("addon.web")
 
@@ -19,38 +24,38 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_la
 
 
 def error_response(
-    status: int,
-    code: str,
-    reason: str,
-    *,
-    realm: str | None = None,
-    headers: dict[str, str] | None = None,
+    status: int, code: str, reason: str, *, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    extra = dict(headers or {})
-    if status == 401 and realm is not None:
-        extra.setdefault("WWW-Authenticate", f'JWT realm="{realm}"')
-    return JSONResponse({"error": code, "reason": reason}, status_code=status, headers=extra)
+    return JSONResponse({"error": code, "reason": reason}, status_code=status, headers=headers)
 
 
 def refusal_response(
-    refusal: Refusal, *, realm: str | None, method: str, path: str
+    refusal: Refusal, *, challenge: str | None, method: str, path: str
 ) -> JSONResponse:
-    """The answer to a refusal; a server-side one (5xx) is logged too, with what caused it."""
+    """The answer to a refusal, the one place a refusal becomes one: a 401 carries `challenge`
+    (the door's `WWW-Authenticate`, if it has one); a server-side refusal (5xx) is logged too."""
     if refusal.status >= 500:
         logger.warning("%s %s: %s", method, mask_credentials(path), refusal)
-    return error_response(refusal.status, refusal.code, refusal.reason, realm=realm)
+    headers = {"WWW-Authenticate": challenge} if refusal.status == 401 and challenge else None
+    return error_response(refusal.status, refusal.code, refusal.reason, headers=headers)
 
 
-def _realm(request: Request) -> str | None:
-    settings = getattr(request.app.state, "settings", None)
-    return getattr(settings, "key", None)
+def method_not_allowed(path: str) -> JSONResponse:
+    """The answer to anything but a POST on a webhook URL."""
+    return error_response(
+        405,
+        "method_not_allowed",
+        f"{path} is a webhook URL; Jira sends POST",
+        headers={"Allow": "POST"},
+    )
 
 
 async def _refusal(request: Request, exc: Exception) -> Response:
+    """A refusal raised by a route carries the challenge of the door the route is part of."""
     assert isinstance(exc, Refusal)
-    return refusal_response(
-        exc, realm=_realm(request), method=request.method, path=request.url.path
-    )
+    challenges: dict[object, str] = getattr(request.app.state, "challenges", {})
+    challenge = challenges.get(request.scope.get("endpoint"))
+    return refusal_response(exc, challenge=challenge, method=request.method, path=request.url.path)
 
 
 async def _http(request: Request, exc: Exception) -> Response:

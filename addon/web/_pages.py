@@ -29,7 +29,7 @@ async def landing(request: Request) -> Response:
             "descriptor_url": f"{settings.base_url}/atlassian-connect.json",
             "inspector": settings.inspector_enabled,
             "inspector_url": f"{settings.base_path}/inspector/",
-            "webhooks": len(services.ingest.webhooks),
+            "webhooks": len(services.rendered.webhooks),
         },
     )
 

@@ -85,6 +85,25 @@ def test_client_key_and_source_together_is_400() -> None:
     assert code_of({"client_key": "a", "source": "b"}) == "invalid_parameter"
 
 
+def test_kind_and_origin_filter_any_door() -> None:
+    forge = list_query({"kind": "forge", "origin": "ari:cloud:ecosystem::installation/1"})
+    assert (forge.where.origin_kind, forge.where.origin) == (
+        "forge",
+        "ari:cloud:ecosystem::installation/1",
+    )
+    assert dict(forge.filters) == {"kind": "forge", "origin": "ari:cloud:ecosystem::installation/1"}
+    every_source = list_query({"kind": "source"}).where
+    assert (every_source.origin_kind, every_source.origin) == ("source", None)
+    by_kind = list_query({"kind": "connect", "origin": "ck-1"}).where
+    assert by_kind == list_query({"client_key": "ck-1"}).where
+
+
+def test_a_shorthand_that_contradicts_kind_or_origin_is_400() -> None:
+    assert code_of({"client_key": "a", "kind": "source"}) == "invalid_parameter"
+    assert code_of({"source": "a", "origin": "b"}) == "invalid_parameter"
+    assert list_query({"client_key": "a", "kind": "connect"}).where.origin_kind == "connect"
+
+
 def test_overlong_text_is_400() -> None:
     assert code_of({"event": "e" * 300}) == "invalid_parameter"
 

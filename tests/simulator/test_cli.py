@@ -18,8 +18,14 @@ import pytest
 
 import descriptor
 from addon.cli import main
-from addon.simulator import InstallState, load_state, save_state
-from addon.simulator._state import SimulatorState, SiteIdentity, new_installation
+from addon.simulator._state import (
+    InstallState,
+    SimulatorState,
+    SiteIdentity,
+    load_state,
+    new_installation,
+    save_state,
+)
 from addon.store import Delivery, DeliveryFilter, Tenant, TenantState, open_store
 from tests.support.live import ROOT, LiveServer, free_port
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from addon.simulator import InstallState, load_state
-from addon.simulator._state import Installation
+from addon.simulator._state import Installation, InstallState, load_state
 from addon.store import TenantState
 from tests.simulator.test_cli import Addon, simulate
 from tests.support.live import LiveServer, free_port

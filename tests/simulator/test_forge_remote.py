@@ -21,11 +21,17 @@ import descriptor
 from addon.auth import JwksCache
 from addon.errors import Refusal
 from addon.forge import Invocation, bearer_token, read_event, read_system_token, verify_invocation
-from addon.simulator import SiteIdentity, load_state, save_state
 from addon.simulator._forge_keys import ForgeIdentity, ForgeKeyServer, invocation_token
 from addon.simulator._forge_payloads import forge_body, forge_event, lifecycle_event
 from addon.simulator._keyserver import KeyServerAddress
-from addon.simulator._state import InstallState, SimulatorState, new_installation
+from addon.simulator._state import (
+    InstallState,
+    SimulatorState,
+    SiteIdentity,
+    load_state,
+    new_installation,
+    save_state,
+)
 from tests.cli.test_cli import run
 from tests.support.loopback import LoopbackServer
 

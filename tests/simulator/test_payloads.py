@@ -10,14 +10,8 @@ from pathlib import Path
 import pytest
 
 import descriptor
-from addon.simulator import (
-    EXAMPLE_SITE_URL,
-    SimulatorError,
-    build_payload,
-    example_events,
-    load_example,
-    read_payload_file,
-)
+from addon.simulator import SimulatorError, example_events, read_payload_file
+from addon.simulator._payloads import EXAMPLE_SITE_URL, build_payload, load_example
 
 CATALOGUE = [event.name for event in descriptor.events()]
 DEPRECATED = {"modifiedUser.name", "modifiedUser.key"}

@@ -13,14 +13,12 @@ import pytest
 
 import descriptor
 from addon.auth import extract_token, verify_symmetric
-from addon.simulator import (
-    CONNECT_VERSION,
-    AddonDescriptor,
+from addon.simulator import SendOptions, SimulatedSite
+from addon.simulator._addon import CONNECT_VERSION, AddonDescriptor, refusal_of
+from addon.simulator._payloads import build_payload
+from addon.simulator._send import (
     Outcome,
     Progress,
-    SendOptions,
-    SimulatedSite,
-    build_payload,
     delivery_targets,
     percentile,
     render_bar,
@@ -28,7 +26,6 @@ from addon.simulator import (
     summarise,
     webhook_headers,
 )
-from addon.simulator._addon import refusal_of
 
 ADDON_BASE = "https://addon.example.com/jira-addon"
 

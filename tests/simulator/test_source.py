@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from addon.simulator import source_headers
+from addon.simulator._source import source_headers
 from addon.store import Delivery, DeliveryFilter, open_store
 from tests.support.live import ROOT, LiveServer
 

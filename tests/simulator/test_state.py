@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from addon.simulator import (
-    DEFAULT_STATE_PATH,
+from addon.simulator import DEFAULT_STATE_PATH
+from addon.simulator._state import (
     InstallState,
     SimulatorState,
     SiteIdentity,
     StateError,
     load_state,
+    new_installation,
+    normalise_addon_url,
     save_state,
 )
-from addon.simulator._state import new_installation, normalise_addon_url
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 

@@ -14,15 +14,18 @@ import pytest
 
 from addon.errors import Refusal
 from addon.incoming import Incoming
-from addon.sources import (
-    Source,
-    SourceIngest,
-    SourceMode,
-    Sources,
-    SourceSecretUnavailable,
-    signature_for,
+from addon.ingest import Ingest
+from addon.sources import Source, SourceDoor, SourceMode, Sources, signature_for
+from addon.sources._errors import SourceSecretUnavailable
+from addon.store import (
+    Delivery,
+    DeliveryFilter,
+    DeliveryStatus,
+    HandlerState,
+    Recorded,
+    Store,
+    open_store,
 )
-from addon.store import Delivery, DeliveryFilter, DeliveryStatus, HandlerState, Store, open_store
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sources"
 DC_FILE = "jira_issue_updated__mattermost-server-work-started.json"
@@ -51,10 +54,21 @@ class Clock:
 
 
 @dataclass
+class Receiver:
+    """The sources door and the log, as the webhook lane joins them."""
+
+    door: SourceDoor
+    ingest: Ingest
+
+    async def receive(self, request: Incoming, source_key: str) -> Recorded:
+        return await self.ingest.record(await self.door.verify(request, source_key))
+
+
+@dataclass
 class Rig:
     store: Store
     sources: Sources
-    ingest: SourceIngest
+    ingest: Receiver
     clock: Clock
 
     async def add(self, name: str, mode: SourceMode, secret: str, **kw: Any) -> Source:
@@ -79,7 +93,8 @@ def run(url: str, scenario: Callable[[Rig], Awaitable[None]]) -> None:
         clock = Clock()
         sources = Sources(store.db, store.box)
         try:
-            await scenario(Rig(store, sources, SourceIngest(sources, store.writer, clock), clock))
+            door = SourceDoor(sources, clock=clock)
+            await scenario(Rig(store, sources, Receiver(door, Ingest(store.writer)), clock))
         finally:
             await store.close()
 

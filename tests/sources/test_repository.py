@@ -9,14 +9,9 @@ from typing import TypeVar
 
 import pytest
 
-from addon.sources import (
-    DuplicateSource,
-    SourceError,
-    SourceMode,
-    Sources,
-    SourceSecretUnavailable,
-    hash_token,
-)
+from addon.sources import DuplicateSource, SourceError, SourceMode, Sources
+from addon.sources._errors import SourceSecretUnavailable
+from addon.sources._verify import hash_token
 from addon.store import DecryptionError, SecretBox, Store, generate_key, open_store
 from addon.store._crypto import PREFIX
 

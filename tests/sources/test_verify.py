@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from addon.errors import Unauthorized
-from addon.sources import (
+from addon.sources._errors import (
     MalformedAuthorization,
     MalformedSignature,
     MissingSignature,
@@ -15,6 +15,8 @@ from addon.sources import (
     SignatureMismatch,
     TokenMismatch,
     UnsupportedSignatureMethod,
+)
+from addon.sources._verify import (
     hash_token,
     parse_bearer,
     parse_signature,

@@ -14,8 +14,9 @@ from starlette.types import ASGIApp
 class LoopbackServer:
     """Runs an ASGI app on 127.0.0.1 (a free port) while used as a context manager."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, lifespan: str = "off") -> None:
         self.app = app
+        self.lifespan = lifespan
         self.url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -27,7 +28,7 @@ class LoopbackServer:
         host, port = self._socket.getsockname()
         self.url = f"http://{host}:{port}"
         config = uvicorn.Config(
-            self.app, lifespan="off", log_level="warning", access_log=False, ws="none"
+            self.app, lifespan=self.lifespan, log_level="warning", access_log=False, ws="none"
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

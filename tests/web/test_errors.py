@@ -19,7 +19,7 @@ def test_a_server_side_refusal_is_logged_without_the_source_key(
     with caplog.at_level(logging.WARNING, logger="addon.web"):
         response = refusal_response(
             ServiceUnavailable("the database is away"),
-            realm=None,
+            challenge=None,
             method="POST",
             path=f"/webhooks/jira/sources/{KEY}",
         )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import descriptor
-from addon.connect_descriptor import render_for
+from addon.connect import render_for
 from addon.settings import Settings
 from addon.store import DeliveryStatus
 from tests.support.connect import ADDON_KEY, Jira

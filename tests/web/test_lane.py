@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from starlette.routing import Route
 
 from addon.errors import ServiceUnavailable, Unauthorized
 from addon.incoming import Incoming
-from addon.web._lane import MAX_REMEMBERED_PATHS, WebhookLane
+from addon.web._lane import RouteCollision, WebhookLane, check_collisions
 from addon.web._middleware import SecurityHeadersMiddleware
 
 WEBHOOK = "/webhooks/jira/issue-updated"
@@ -20,18 +21,28 @@ WEBHOOK = "/webhooks/jira/issue-updated"
 
 @dataclass
 class FakeIngest:
+    """A door (what matches `/webhooks/`, with a JWT challenge) and the log, in one stand-in."""
+
     refusal: Exception | None = None
     received: list[tuple[Incoming, Any, dict[str, str]]] = field(default_factory=list)
+    kind: str = "fake"
+    challenge: str | None = 'JWT realm="addon-key"'
 
     def match(self, path: str, query: str) -> tuple[str, dict[str, str]] | None:
         if path.startswith("/webhooks/"):
             return "module", {"query": query}
         return None
 
-    async def receive(self, request: Incoming, module: Any, context: dict[str, str]) -> None:
+    def example_paths(self) -> list[str]:
+        return ["/webhooks/x"]
+
+    async def verify(self, request: Incoming, match: tuple[str, dict[str, str]]) -> Any:
+        return request, *match
+
+    async def record(self, verified: tuple[Incoming, Any, dict[str, str]]) -> None:
         if self.refusal is not None:
             raise self.refusal
-        self.received.append((request, module, context))
+        self.received.append(verified)
 
 
 @dataclass
@@ -78,13 +89,8 @@ def exchange(
     async def inner(scope: Any, receive: Any, send: Any) -> None:
         inner_calls.append(scope["path"])
 
-    async def installed(request: Any) -> None:
-        raise AssertionError("never called: the lane only asks whether the route matches")
-
     if lane is None:
-        lane = WebhookLane(
-            inner, base_path=base_path, realm="addon-key", routes=[Route("/installed", installed)]
-        )
+        lane = WebhookLane(inner, base_path=base_path, doors=[ingest])
     lane.app = inner
     state = SimpleNamespace()
     if services:
@@ -130,18 +136,30 @@ def test_a_webhook_post_is_received_and_answered_204() -> None:
     assert module == "module" and context == {"query": "issueKey=PLAT-1"}
 
 
-def test_other_methods_and_paths_go_to_the_router() -> None:
-    assert exchange(method="GET").inner_calls == [WEBHOOK]
+def test_other_methods_answer_405_and_other_paths_go_to_the_router() -> None:
+    done = exchange(method="GET")
+    assert done.status == 405 and done.inner_calls == [] and done.ingest.received == []
+    assert done.headers[b"allow"] == b"POST"
+    assert json.loads(done.body)["error"] == "method_not_allowed"
     assert exchange(path="/not-a-webhook").inner_calls == ["/not-a-webhook"]
 
 
-def test_a_path_another_route_answers_is_left_to_it() -> None:
-    class Claiming(FakeIngest):
-        def match(self, path: str, query: str) -> tuple[str, dict[str, str]] | None:
-            return "module", {}
+def test_a_webhook_path_another_route_answers_is_refused_at_start_up() -> None:
+    async def installed(request: Any) -> None:
+        raise AssertionError("never called: only whether the route matches is asked")
 
-    done = exchange(path="/installed", ingest=Claiming())
-    assert done.inner_calls == ["/installed"] and done.ingest.received == []
+    class Claiming(FakeIngest):
+        def example_paths(self) -> list[str]:
+            return ["/installed"]
+
+    with pytest.raises(RouteCollision, match="/installed"):
+        check_collisions([Claiming()], [Route("/installed", installed)])
+    check_collisions([FakeIngest()], [Route("/installed", installed)])
+
+
+def test_a_webhook_path_of_two_doors_is_refused_at_start_up() -> None:
+    with pytest.raises(RouteCollision, match="also a fake webhook URL"):
+        check_collisions([FakeIngest(), FakeIngest()], [])
 
 
 def test_before_start_up_everything_goes_to_the_router() -> None:
@@ -187,13 +205,3 @@ def test_outside_the_base_path_the_router_answers() -> None:
     for path in (WEBHOOK, "/jiraffe" + WEBHOOK):
         done = exchange(path=path, base_path="/jira")
         assert done.inner_calls == [path] and done.ingest.received == []
-
-
-def test_the_paths_it_remembers_are_bounded() -> None:
-    async def inner(scope: Any, receive: Any, send: Any) -> None:
-        return None
-
-    lane = WebhookLane(inner, base_path="", realm="k", routes=[])
-    for n in range(MAX_REMEMBERED_PATHS + 10):
-        exchange(path=f"/webhooks/{n}", lane=lane)
-    assert 0 < len(lane._claimed) <= MAX_REMEMBERED_PATHS

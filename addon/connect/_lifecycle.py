@@ -16,11 +16,11 @@ from addon.auth import (
     verify_install,
     verify_symmetric,
 )
+from addon.connect._tenancy import TenantCache
+from addon.delivery import bounded_index_value
 from addon.errors import BadRequest, Unauthorized
 from addon.incoming import Incoming, parse_json_object
-from addon.ingest import bounded_index_value
 from addon.store import Store, Superseded, TenantState, is_storable_text
-from addon.tenancy import TenantCache
 
 __all__ = ["Lifecycle"]
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from addon.connect_descriptor import DescriptorProblem, render_for
+from addon.connect import DescriptorProblem, render_for
 from addon.settings import Settings
 
-DEFAULT = Path(__file__).resolve().parents[1] / "atlassian-connect.json.j2"
+DEFAULT = Path(__file__).resolve().parents[2] / "atlassian-connect.json.j2"
 
 
 @pytest.mark.parametrize(

@@ -1,26 +1,31 @@
-"""Admin-webhook ingest: find the source by its URL key, verify the raw bytes, parse, record."""
+"""The admin-webhook door: find the source by its URL key, verify the raw bytes, parse."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import unquote
 
-from addon.errors import Refusal
-from addon.incoming import Incoming, parse_json_object
-from addon.ingest import (
-    accepted_record,
+from starlette.routing import BaseRoute
+
+from addon.delivery import (
+    Delivery,
+    Evidence,
+    Origin,
+    Rejection,
     bounded_index_value,
-    rejection_record,
+    webhook_headers,
     webhook_identifier,
 )
-from addon.redact import SHOWN_KEY_CHARS, mask_credentials
+from addon.doors import JiraClientFactory, Job, Runtime
+from addon.errors import Refusal
+from addon.incoming import Incoming, parse_json_object
+from addon.redact import SHOWN_KEY_CHARS
 from addon.sources._errors import MissingEvent, UnknownSource
-from addon.sources._model import Source, SourceMode, context_from_url, new_secret
+from addon.sources._model import SOURCE_PATH, Source, SourceMode, context_from_url, new_secret
 from addon.sources._repository import Sources
 from addon.sources._verify import (
     SIGNATURE_HEADER,
@@ -29,11 +34,9 @@ from addon.sources._verify import (
     verify_signature,
     verify_token,
 )
-from addon.store import DeliveryStatus, DeliveryWriter, Recorded, is_storable_text
+from addon.store import is_storable_text
 
-__all__ = ["ORIGIN_KIND", "SourceIngest", "check_record", "event_name", "masked_key_path"]
-
-logger = logging.getLogger("addon.sources")
+__all__ = ["ORIGIN_KIND", "SourceDoor", "check_record", "event_name", "masked_key_path"]
 
 ORIGIN_KIND = "source"
 MAX_KEY_LENGTH = 128
@@ -90,19 +93,52 @@ def _unlisted_headers(request: Incoming) -> list[str]:
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class SourceIngest:
-    """Admin webhooks: `receive` verifies and records one delivery, or records and raises a refusal.
+class SourceDoor:
+    """Admin webhooks: a source found by its URL key, its credential checked on the raw bytes.
 
     `clock` is the time against which a rotated secret's grace period is judged.
     """
 
-    sources: Sources
-    writer: DeliveryWriter
-    clock: Callable[[], float] = time.time
-    decoy_secret: str = field(default_factory=new_secret, repr=False)
+    kind = ORIGIN_KIND
+    challenge: str | None = None
 
-    async def receive(self, request: Incoming, source_key: str) -> Recorded:
+    def __init__(
+        self, sources: Sources | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._sources = sources
+        self.clock = clock
+        self.decoy_secret = new_secret()
+
+    @property
+    def sources(self) -> Sources:
+        if self._sources is None:
+            raise RuntimeError("the sources door is not started")
+        return self._sources
+
+    def routes(self) -> Sequence[BaseRoute]:
+        return ()
+
+    def example_paths(self) -> Sequence[str]:
+        return [SOURCE_PATH + "example"]
+
+    def jobs(self) -> Sequence[Job]:
+        return ()
+
+    async def start(self, runtime: Runtime) -> None:
+        self._sources = Sources(runtime.store.db, runtime.store.box)
+
+    def match(self, path: str, query: str) -> str | None:
+        """The source key of `/webhooks/jira/sources/<key>`."""
+        if not path.startswith(SOURCE_PATH):
+            return None
+        key = unquote(path[len(SOURCE_PATH) :])
+        return key if key and "/" not in key else None
+
+    async def jira_client(self, origin: Origin) -> JiraClientFactory | None:
+        return None  # a source shares a secret to sign deliveries with, not a way to call back
+
+    async def verify(self, request: Incoming, match: str) -> Delivery | Rejection:
+        source_key = match
         shown = masked_key_path(request)
         source = None
         if 0 < len(source_key) <= MAX_KEY_LENGTH and is_storable_text(source_key):
@@ -113,8 +149,13 @@ class SourceIngest:
                 "no webhook source has this URL; check the URL in Jira "
                 "(addon sources list shows each source's URL)"
             )
-            self._reject(shown, unknown, origin=None, also_drop=_unlisted_headers(request))
-            raise unknown
+            return Rejection(
+                unknown,
+                ORIGIN_KIND,
+                shown,
+                headers=webhook_headers(request),
+                hidden_headers=tuple(_unlisted_headers(request)),
+            )
         drop = (source.credential_header,)
         event: str | None = None
         checked = check_record(source, matched=False)
@@ -124,28 +165,31 @@ class SourceIngest:
             event = event_name(payload)
             webhook_identifier(request)  # refused here, so that the refusal is recorded too
         except Refusal as refusal:
-            if refusal.status < 500:
-                self._reject(
-                    shown, refusal, origin=source.name, also_drop=drop, verification=checked
-                )
-            raise
-        status, reason = DeliveryStatus.ACCEPTED, None
+            if refusal.status >= 500:
+                raise
+            return Rejection(
+                refusal,
+                ORIGIN_KIND,
+                shown,
+                origin=source.name,
+                headers=webhook_headers(request),
+                evidence=Evidence(verification=checked),
+                hidden_headers=drop,
+            )
+        ignored = None
         if not source.allows(event):
-            status = DeliveryStatus.IGNORED
-            reason = f"{event} is not in the event list of source {source.name}"
-        record = accepted_record(
-            shown,
-            origin_kind=ORIGIN_KIND,
-            origin=source.name,
+            ignored = f"{event} is not in the event list of source {source.name}"
+        return Delivery(
+            origin=Origin(ORIGIN_KIND, source.name),
             event=event,
-            context=context_from_url(source, request.query),
             payload=payload,
-            status=status,
-            reason=reason,
-            verification=checked,
-            also_drop=drop,
+            request=shown,
+            headers=webhook_headers(request),
+            context=context_from_url(source, request.query),
+            ignored=ignored,
+            evidence=Evidence(verification=checked),
+            hidden_headers=drop,
         )
-        return await self.writer.record(record)
 
     def _verify(self, source: Source, request: Incoming) -> dict[str, Any]:
         """Check the credential on the raw request, before the body is parsed; returns the check
@@ -172,26 +216,3 @@ class SourceIngest:
             )
         with contextlib.suppress(Refusal):
             verify_token(request.authorization or "-", hash_token(self.decoy_secret))
-
-    def _reject(
-        self,
-        shown: Incoming,
-        refusal: Refusal,
-        *,
-        origin: str | None,
-        also_drop: Iterable[str],
-        verification: dict[str, Any] | None = None,
-    ) -> None:
-        self.writer.record_rejection(
-            rejection_record(
-                shown,
-                refusal,
-                origin_kind=ORIGIN_KIND,
-                origin=origin,
-                verification=verification,
-                also_drop=also_drop,
-            )
-        )
-        logger.info(
-            "refused %s %s: %s", shown.method, mask_credentials(shown.target), refusal.reason
-        )

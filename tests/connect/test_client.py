@@ -18,15 +18,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from addon.auth import decode_unverified, extract_token, verify_symmetric
-from addon.client import (
-    TOKEN_LIFETIME,
-    ConnectJwtAuth,
-    CrossOriginRequest,
-    client_for_tenant,
-    jira_client,
-    retry_after_seconds,
-)
+from addon.connect import ConnectJwtAuth, client_for_tenant, jira_client
+from addon.connect._client import TOKEN_LIFETIME
 from addon.errors import Refusal
+from addon.jira import CrossOriginRequest, retry_after_seconds
 from addon.store import Tenant, TenantState
 from tests.support.loopback import LoopbackServer
 

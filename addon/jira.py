@@ -1,25 +1,16 @@
-"""Calling Jira back: an `httpx.AsyncClient` that signs every request with a Connect JWT.
+"""Calling Jira back, the part every door shares: an `httpx.Auth` that keeps a client on its site.
 
-    async with client_for_tenant(tenant, settings.key) as jira:
-        response = await jira.get("/rest/api/3/issue/PRJ-1")
+Each door's signing extends `JiraAuth` with `sign` (a Connect JWT, a bearer token ...). The base
+does what does not depend on the signature:
 
-Each request gets its own token, made once its final URL is known: HS256 with the tenant's
-shared secret, `iss` = the add-on's key, `iat`, `exp` = `iat` + 180 s, and a `qsh` over the
-method, the path relative to the site's base URL path, and the query (`addon.auth`'s functions,
-the same the server verifies with). It is sent as `Authorization: JWT <token>`.
-
-* Relative URLs resolve against the site's base URL, its path included. A request to any other
-  origin (scheme, host and port) raises `CrossOriginRequest` before anything is sent.
+* A request to another origin (scheme, host and port) than the site's raises
+  `CrossOriginRequest` before anything is sent.
 * Redirects within the site are followed (at most `MAX_REDIRECTS`), each hop signed for its own
   path. A redirect to another origin is never followed: the 3xx response is returned as it is, so
-  that no token ever leaves the site; fetch its `Location` yourself with a client of your own,
-  without credentials (Jira's attachment downloads redirect to a media host this way).
+  that no credential ever leaves the site.
 * 429 and 503 answers are retried at most `max_retries` times, after `Retry-After` (seconds or an
   HTTP date; 1, 2, 4 ... s when absent), re-signed. When the wait asked for exceeds `max_wait`,
-  or the retries are used up, the last 429/503 response is returned; nothing is raised, so
-  `response.raise_for_status()` is the caller's choice.
-
-Leave `follow_redirects` off on requests: this client's own redirect handling is what re-signs.
+  or the retries are used up, the last 429/503 response is returned.
 """
 
 from __future__ import annotations
@@ -32,23 +23,17 @@ from datetime import UTC
 
 import httpx
 
-from addon.auth import encode_hs256, query_string_hash
-from addon.store import Tenant
-
 __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MAX_WAIT",
+    "DEFAULT_TIMEOUT",
     "MAX_REDIRECTS",
-    "TOKEN_LIFETIME",
-    "ConnectJwtAuth",
     "CrossOriginRequest",
-    "client_for_tenant",
-    "connect_token",
-    "jira_client",
+    "JiraAuth",
+    "check_base_url",
     "retry_after_seconds",
 ]
 
-TOKEN_LIFETIME = 180
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_MAX_WAIT = 30.0
 DEFAULT_TIMEOUT = 10.0
@@ -61,26 +46,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 class CrossOriginRequest(ValueError):
     """A request to another origin than the site's: it would carry the site's token there."""
-
-
-def connect_token(
-    method: str,
-    url: httpx.URL,
-    *,
-    base_url: str,
-    shared_secret: str,
-    addon_key: str,
-    now: float | None = None,
-) -> str:
-    """The Connect JWT for one request to Jira (qsh over `url`'s raw path and query)."""
-    issued = int(time.time() if now is None else now)
-    claims = {
-        "iss": addon_key,
-        "iat": issued,
-        "exp": issued + TOKEN_LIFETIME,
-        "qsh": query_string_hash(method, url.raw_path.decode("ascii"), base_url),
-    }
-    return encode_hs256(claims, shared_secret)
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
@@ -99,59 +64,56 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def check_base_url(base_url: str) -> None:
+    """ValueError unless `base_url` is an http(s) URL with a host."""
+    parsed = httpx.URL(base_url)
+    if parsed.scheme not in _DEFAULT_PORTS or not parsed.host:
+        raise ValueError(f"{base_url!r} is not an http(s) base URL")
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
 
 
-class ConnectJwtAuth(httpx.Auth):
-    """Signs each request (and each same-site redirect and retry) for one site; async only."""
+class JiraAuth(httpx.Auth):
+    """Keeps every request (and each same-site redirect and retry) on one site, signed by
+    `authorize`, which a door's signing implements; async only."""
 
     requires_request_body = True
 
     def __init__(
         self,
         base_url: str,
-        shared_secret: str,
-        addon_key: str,
         *,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_wait: float = DEFAULT_MAX_WAIT,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not shared_secret:
-            raise ValueError("a shared secret is needed to sign requests to Jira")
-        if not addon_key:
-            raise ValueError("the add-on key is needed to sign requests to Jira")
         if max_retries < 0 or max_wait < 0:
             raise ValueError("max_retries and max_wait must not be negative")
         self.base_url = base_url.rstrip("/")
         self._origin = _origin(httpx.URL(self.base_url))
-        self._secret = shared_secret
-        self._key = addon_key
         self._max_retries = max_retries
         self._max_wait = max_wait
         self._sleep = sleep
         self._clock = clock
 
+    def authorize(self, request: httpx.Request) -> None:
+        """Set the request's credentials (its `Authorization` header)."""
+        raise NotImplementedError
+
     def sign(self, request: httpx.Request) -> None:
+        """`authorize` a request to the site; `CrossOriginRequest` for any other origin."""
         if _origin(request.url) != self._origin:
             raise CrossOriginRequest(
                 f"{request.method} {request.url.copy_with(query=None)} is not on the site"
                 f" {self.base_url}; the client signs requests to its own site only"
             )
-        token = connect_token(
-            request.method,
-            request.url,
-            base_url=self.base_url,
-            shared_secret=self._secret,
-            addon_key=self._key,
-            now=self._clock(),
-        )
-        request.headers["Authorization"] = f"JWT {token}"
+        self.authorize(request)
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
-        raise RuntimeError("ConnectJwtAuth signs for httpx.AsyncClient only")
+        raise RuntimeError(f"{type(self).__name__} signs for httpx.AsyncClient only")
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -206,55 +168,3 @@ def _redirect_method(method: str, status: int) -> str:
     if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
         return "GET"
     return method
-
-
-def jira_client(
-    base_url: str,
-    shared_secret: str,
-    addon_key: str,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    max_retries: int = DEFAULT_MAX_RETRIES,
-    max_wait: float = DEFAULT_MAX_WAIT,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> httpx.AsyncClient:
-    """A client for one site's REST API (its `baseUrl`), signing every request for `addon_key`."""
-    parsed = httpx.URL(base_url)
-    if parsed.scheme not in _DEFAULT_PORTS or not parsed.host:
-        raise ValueError(f"{base_url!r} is not an http(s) base URL")
-    auth = ConnectJwtAuth(
-        base_url, shared_secret, addon_key, max_retries=max_retries, max_wait=max_wait
-    )
-    return httpx.AsyncClient(
-        base_url=auth.base_url,
-        auth=auth,
-        transport=transport,
-        follow_redirects=False,
-        timeout=timeout,
-        headers={"Accept": "application/json"},
-    )
-
-
-def client_for_tenant(
-    tenant: Tenant,
-    addon_key: str,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    max_retries: int = DEFAULT_MAX_RETRIES,
-    max_wait: float = DEFAULT_MAX_WAIT,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> httpx.AsyncClient:
-    """`jira_client` for an installed tenant; ValueError for one that is uninstalled."""
-    if tenant.shared_secret is None:
-        raise ValueError(
-            f"tenant {tenant.client_key} is uninstalled: there is no shared secret to sign with"
-        )
-    return jira_client(
-        tenant.base_url,
-        tenant.shared_secret,
-        addon_key,
-        transport=transport,
-        max_retries=max_retries,
-        max_wait=max_wait,
-        timeout=timeout,
-    )

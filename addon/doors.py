@@ -1,0 +1,98 @@
+"""The door interface: one way Jira reaches the server (Connect, admin-webhook sources, ...).
+
+A door knows its own kind of request and nothing else. It says which webhook paths are its own,
+turns a request on one of them into a verified `Delivery` (or a `Rejection`), builds a Jira
+client for one of its origins, and brings its own routes (lifecycle callbacks, pages) and
+background jobs. The app factory builds the doors whose settings are present, once, in one
+table; everything after `verify` (log, dedup, worker, inspector) is the same for every door.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import httpx
+from starlette.routing import BaseRoute
+
+from addon.delivery import Delivery, Origin, Rejection
+from addon.incoming import Incoming
+from addon.store import Store
+
+__all__ = ["AnyDoor", "Door", "JiraClientFactory", "Job", "Runtime"]
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True, slots=True)
+class JiraClientFactory:
+    """How to call one origin's Jira back: its site, and a new signed client at each call."""
+
+    site_url: str
+    new: Callable[[], httpx.AsyncClient]
+
+    def __call__(self) -> httpx.AsyncClient:
+        return self.new()
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What a door is given when the app starts: the store and the outgoing HTTP client."""
+
+    store: Store
+    http: httpx.AsyncClient
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A door's background work: `run` every `every` seconds while the app runs."""
+
+    name: str
+    every: float
+    run: Callable[[], Awaitable[None]]
+
+
+class Door(Protocol[M]):
+    """One door. `M` is what its `match` finds in a webhook path, handed back to `verify`."""
+
+    kind: str
+    """The origin kind its deliveries are recorded under (`"connect"`, `"source"`)."""
+    challenge: str | None
+    """The `WWW-Authenticate` value a 401 refusal carries (None: no challenge)."""
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """Its own routes besides its webhooks: lifecycle callbacks, pages."""
+        ...
+
+    def example_paths(self) -> Sequence[str]:
+        """A path each of its webhook URLs matches, to refuse a collision at start-up."""
+        ...
+
+    def match(self, path: str, query: str) -> M | None:
+        """Whether `path` (relative to the base path) is one of its webhook URLs."""
+        ...
+
+    async def start(self, runtime: Runtime) -> None:
+        """Open what verifying needs (called once, before the first request)."""
+        ...
+
+    async def verify(self, request: Incoming, match: M) -> Delivery | Rejection:
+        """The request as a verified delivery, or why it is turned away.
+
+        Raises a `Refusal` of status 5xx when it cannot decide (a store outage): nothing is
+        recorded then, and Jira retries.
+        """
+        ...
+
+    async def jira_client(self, origin: Origin) -> JiraClientFactory | None:
+        """A factory of clients for `origin`'s Jira REST API, signed as this door signs; None
+        when the origin cannot be called back."""
+        ...
+
+    def jobs(self) -> Sequence[Job]:
+        """Its background work, run while the app runs."""
+        ...
+
+
+AnyDoor = Door[Any]
