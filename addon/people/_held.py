@@ -6,12 +6,11 @@ from __future__ import annotations
 import time
 
 from addon.people._records import indexed
-from addon.store import Db
+from addon.store import Db, HandlerState
 
 __all__ = ["HELD", "HeldDeliveries"]
 
-HELD = "held"
-"""The handler state of a held delivery (beside pending, done, failed)."""
+HELD = HandlerState.HELD.value
 
 
 class HeldDeliveries:

@@ -7,7 +7,7 @@ import json
 import time
 
 from addon.people import HELD, Directory, HeldDeliveries
-from addon.store import DeliveryStatus, NewDelivery, Store
+from addon.store import DeliveryStatus, HandlerState, NewDelivery, Store
 from tests.people.support import OTHER_SITE, SITE, run
 
 
@@ -75,6 +75,9 @@ def test_held_deliveries_are_never_pruned_until_released(database_url: str) -> N
         assert await store.deliveries.prune(older_than=later) == 1
         assert await store.deliveries.get(gone) is None
         assert await held.waiting_for("acc-1") == [kept]
+        shown = await store.deliveries.get(kept)
+        assert shown is not None
+        assert shown.handler_state is HandlerState.HELD
         assert await held.release(SITE, "acc-1") == [kept]
         assert await store.deliveries.prune(older_than=later) == 1
         assert await store.deliveries.get(kept) is None
