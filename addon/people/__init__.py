@@ -3,6 +3,7 @@ and what to do with the events of an account that is no one yet. Blind to which 
 delivery: what calls Jira is passed in."""
 
 from addon.people._directory import Directory
+from addon.people._forget import FORGOTTEN_TABLES, Forgotten, forget
 from addon.people._errors import BadPerson, ImportFailed, NotAPerson, UnknownAccount, UnknownPerson
 from addon.people._held import HELD, HeldDeliveries
 from addon.people._hold import Handling, UnmappedActors, handling
@@ -34,10 +35,10 @@ from addon.people._sync import (
     apply_user_event,
     sync_accounts,
 )
-from addon.people._forget import Forgotten, forget
 
 __all__ = [
     "EMAIL_BULK_PATH",
+    "FORGOTTEN_TABLES",
     "HELD",
     "MAX_ACCOUNTS_PER_REQUEST",
     "REPORT_URL",
