@@ -211,9 +211,7 @@ def test_people_settings_default_to_hold_no_email_api_and_no_api_token() -> None
         None,
     )
     token = "t" * 32
-    chosen = load(
-        {"UNMAPPED_ACTORS": "Skip", "JIRA_EMAIL_API": "ON", "INSPECTOR_API_TOKEN": token}
-    )
+    chosen = load({"UNMAPPED_ACTORS": "Skip", "JIRA_EMAIL_API": "ON", "INSPECTOR_API_TOKEN": token})
     assert (chosen.unmapped_actors, chosen.jira_email_api, chosen.inspector_api_token) == (
         "skip",
         True,
@@ -237,7 +235,7 @@ def test_people_settings_refuse_bad_values(variable: str, value: str, message: s
 
 def test_the_api_token_is_never_the_inspector_password() -> None:
     secret = "s" * 40
-    with pytest.raises(SettingsError, match="^INSPECTOR_API_TOKEN: must differ"):
+    with pytest.raises(SettingsError, match=r"^INSPECTOR_API_TOKEN: must differ"):
         load(
             {
                 "INSPECTOR_USERNAME": "admin",

@@ -208,7 +208,6 @@ def run_forget(args: argparse.Namespace) -> int:
     done = run_with_store(settings, lambda store: forget(store.db, args.account_id))
     sites = ", ".join(done.sites) or "no site"
     print(
-        f"forgot {args.account_id}: erased from {sites};"
-        f" {done.deliveries} stored payloads scrubbed"
+        f"forgot {args.account_id}: erased from {sites}; {done.deliveries} stored payloads scrubbed"
     )
     return 0

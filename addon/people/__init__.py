@@ -3,8 +3,8 @@ and what to do with the events of an account that is no one yet. Blind to which 
 delivery: what calls Jira is passed in."""
 
 from addon.people._directory import Directory
-from addon.people._forget import FORGOTTEN_TABLES, Forgotten, forget
 from addon.people._errors import BadPerson, ImportFailed, NotAPerson, UnknownAccount, UnknownPerson
+from addon.people._forget import FORGOTTEN_TABLES, Forgotten, forget
 from addon.people._held import HELD, HeldDeliveries
 from addon.people._hold import Handling, UnmappedActors, handling
 from addon.people._import import Parsed, RowProblem, parse_people

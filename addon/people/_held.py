@@ -26,7 +26,12 @@ class HeldDeliveries:
                 """UPDATE deliveries SET handler_state = ?, held_site = ?, held_account = ?,
                      lease_owner = NULL, lease_until = NULL
                    WHERE id = ? AND handler_state = 'pending'""",
-                (HELD, indexed("a site URL", site), indexed("an account id", account_id), delivery_id),
+                (
+                    HELD,
+                    indexed("a site URL", site),
+                    indexed("an account id", account_id),
+                    delivery_id,
+                ),
             )
             > 0
         )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from addon.people._errors import BadPerson, ImportFailed
 from addon.people._records import Person
 
-__all__ = ["RowProblem", "Parsed", "parse_people"]
+__all__ = ["Parsed", "RowProblem", "parse_people"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +79,12 @@ def _csv(text: str) -> Parsed:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     fields = [(name or "").strip().lower() for name in reader.fieldnames or ()]
     if "id" not in fields:
-        raise ImportFailed(
-            "line 1: the CSV header names no 'id' column (expected id, email, name)"
-        )
+        raise ImportFailed("line 1: the CSV header names no 'id' column (expected id, email, name)")
     reader.fieldnames = fields
     parsed = Parsed()
     try:
         for row in reader:
-            if row.get(None):  # type: ignore[call-overload]
+            if row.get(None):
                 parsed.problems.append(
                     RowProblem(reader.line_num, "more values than the header has columns")
                 )

@@ -107,6 +107,9 @@ class Account:
     email: str | None = None
     email_source: EmailSource | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "site", self.site.rstrip("/"))
+
     @property
     def is_person(self) -> bool:
         return self.account_type is AccountType.ATLASSIAN

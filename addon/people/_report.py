@@ -23,8 +23,8 @@ __all__ = [
     "DEFAULT_CYCLE_SECONDS",
     "MAX_ACCOUNTS_PER_REQUEST",
     "REPORT_URL",
-    "Reported",
     "ReportFailed",
+    "Reported",
     "report_accounts",
 ]
 

@@ -14,11 +14,11 @@ from addon.people._records import Account, AccountType, EmailSource
 __all__ = [
     "EMAIL_BULK_LIMIT",
     "EMAIL_BULK_PATH",
-    "EmailFetcher",
     "PAGE_SIZE",
+    "USER_SEARCH_PATH",
+    "EmailFetcher",
     "PageFetcher",
     "SyncResult",
-    "USER_SEARCH_PATH",
     "account_from_user",
     "apply_user_event",
     "sync_accounts",

@@ -89,7 +89,10 @@ def test_add_map_unmap_remove_and_forget(tmp_path: Path) -> None:
     assert (code, out.strip()) == (0, f"unmapped acc-x on {SITE}")
 
     code, out, _ = people(tmp_path, "forget", "acc-ada")
-    assert (code, out.strip()) == (0, f"forgot acc-ada: erased from {SITE}; 0 stored payloads scrubbed")
+    assert (code, out.strip()) == (
+        0,
+        f"forgot acc-ada: erased from {SITE}; 0 stored payloads scrubbed",
+    )
     assert "acc-ada" not in people(tmp_path, "accounts")[1]
 
     assert people(tmp_path, "remove", "u2")[0] == 0

@@ -70,7 +70,9 @@ def test_forge_names_the_actor_in_atlassian_id() -> None:
         "fields": {"assignee": {"accountId": "assignee-1"}, "reporter": {"accountId": "rep-1"}},
     }
     body = {"eventType": "avi:jira:updated:issue", "atlassianId": "actor-1", "issue": issue}
-    assert people_of("avi:jira:updated:issue", body) == EventPeople("actor-1", "assignee-1", "rep-1")
+    assert people_of("avi:jira:updated:issue", body) == EventPeople(
+        "actor-1", "assignee-1", "rep-1"
+    )
     comment = {"atlassianId": "actor-2", "issue": issue, "comment": {"id": "1"}}
     assert people_of("avi:jira:commented:issue", comment).actor == "actor-2"
 

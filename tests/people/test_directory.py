@@ -37,7 +37,9 @@ def human(account_id: str, email: str | None = None, site: str = SITE, **extra: 
 def test_people_are_upserted_by_id_one_or_a_list(database_url: str) -> None:
     async def scenario(store: Store, directory: Directory) -> None:
         assert await directory.upsert(Person("u1", "ada@example.com", "Ada")) == 1
-        assert await directory.upsert([Person("u1", "ada@new.example", "Ada L."), Person("u2")]) == 2
+        assert (
+            await directory.upsert([Person("u1", "ada@new.example", "Ada L."), Person("u2")]) == 2
+        )
         assert await directory.store.people() == [
             Person("u1", "ada@new.example", "Ada L."),
             Person("u2"),
@@ -57,7 +59,9 @@ def test_values_past_255_bytes_are_refused_with_a_reason() -> None:
 
 def test_an_account_maps_by_trimmed_case_folded_email_never_by_name(database_url: str) -> None:
     async def scenario(store: Store, directory: Directory) -> None:
-        await directory.upsert([Person("u1", " Ada@Example.COM ", "Ada"), Person("u2", None, "Bob")])
+        await directory.upsert(
+            [Person("u1", " Ada@Example.COM ", "Ada"), Person("u2", None, "Bob")]
+        )
         mapped = await directory.account_changed(human("acc-ada", "ada@example.com"))
         assert (mapped.state, mapped.person_id, mapped.how) == (
             MappingState.MAPPED,

@@ -53,7 +53,10 @@ def test_scrub_payload_drops_the_accounts_personal_fields_and_known_values() -> 
     assert scrubbed["user"] == {"accountId": ACCOUNT, "active": True}
     assert scrubbed["other"] == {"accountId": "someone-else", "displayName": "(forgotten)"}
     assert scrubbed["changelog"]["items"][0]["toString"] == "(forgotten)"
-    assert scrub_payload({"user": {"accountId": "x"}}, ACCOUNT) == ({"user": {"accountId": "x"}}, False)
+    assert scrub_payload({"user": {"accountId": "x"}}, ACCOUNT) == (
+        {"user": {"accountId": "x"}},
+        False,
+    )
 
 
 def test_forget_erases_the_account_its_mapping_and_its_stored_name_and_email(
