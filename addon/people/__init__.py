@@ -4,7 +4,7 @@ delivery: what calls Jira is passed in."""
 
 from addon.people._directory import Directory
 from addon.people._errors import BadPerson, ImportFailed, NotAPerson, UnknownAccount, UnknownPerson
-from addon.people._forget import FORGOTTEN_TABLES, Forgotten, forget
+from addon.people._forget import FORGOTTEN_TABLES, Forgotten, forget, forget_closed
 from addon.people._held import HELD, HeldDeliveries
 from addon.people._hold import Handling, UnmappedActors, handling
 from addon.people._import import Parsed, RowProblem, parse_people
@@ -73,6 +73,7 @@ __all__ = [
     "automatic",
     "email_key",
     "forget",
+    "forget_closed",
     "handling",
     "parse_people",
     "report_accounts",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from addon.people._errors import NotAPerson, UnknownAccount, UnknownPerson
+from addon.people._hold import Handling, UnmappedActors, handling
 from addon.people._mapping import AccountState, automatic
 from addon.people._records import Account, MappedBy, MappingState, Person, email_key
 from addon.people._store import Mapping, PeopleStore
@@ -97,6 +98,16 @@ class Directory:
             await self.store.mapping(site, account_id),
             await self.store.conflict(site, account_id),
         )
+
+    async def handling_for(self, policy: UnmappedActors, site: str, actor: str | None) -> Handling:
+        """Deliver, hold or skip a delivery of `site` whose actor is `actor`, as its account is
+        known now (taken when the worker picks the delivery up, not at ingest)."""
+        if actor is None:
+            return handling(policy, None, None, None)
+        state = await self.state(site, actor)
+        if state is None:
+            return handling(policy, actor, None, None)
+        return handling(policy, actor, state.account.account_type, state.state)
 
     async def states(self, site: str | None = None) -> list[AccountState]:
         """Every account (of one site, or all) with its mapping state: unmapped and conflicts

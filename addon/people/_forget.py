@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from addon.people._scrub import scrub_deliveries
 from addon.people._store import PeopleStore
 from addon.store import Db
 
-__all__ = ["FORGOTTEN_TABLES", "Forgotten", "forget"]
+__all__ = ["FORGOTTEN_TABLES", "Forgotten", "forget", "forget_closed"]
 
 FORGOTTEN_TABLES = ("accounts", "account_mappings", "account_conflicts", "deliveries")
 
@@ -31,3 +32,8 @@ async def forget(db: Db, account_id: str) -> Forgotten:
     sites = await store.forget_account(account_id)
     rewritten = await scrub_deliveries(db, account_id, personal)
     return Forgotten(tuple(sites), rewritten)
+
+
+async def forget_closed(db: Db, closed: Sequence[str]) -> list[Forgotten]:
+    """Forget every account the reporting API said is closed."""
+    return [await forget(db, account_id) for account_id in dict.fromkeys(closed)]

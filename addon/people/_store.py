@@ -189,6 +189,15 @@ class PeopleStore:
                 await conn.execute(f"DELETE FROM {table} WHERE account_id = ?", (account_id,))
         return [row["site"] for row in rows]
 
+    async def reportable(self) -> list[tuple[str, float]]:
+        """Every account id stored (on any site) with when it was last updated, for Atlassian's
+        personal data reporting API."""
+        rows = await self._db.fetch_all(
+            "SELECT account_id, MAX(updated_at) AS updated_at FROM accounts"
+            " GROUP BY account_id ORDER BY account_id"
+        )
+        return [(row["account_id"], float(row["updated_at"])) for row in rows]
+
     async def account_ids(self, site: str) -> list[str]:
         rows = await self._db.fetch_all(
             "SELECT account_id FROM accounts WHERE site = ? ORDER BY account_id", (site,)

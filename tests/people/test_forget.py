@@ -18,6 +18,7 @@ from addon.people import (
     EmailSource,
     Person,
     forget,
+    forget_closed,
     scrub_payload,
 )
 from addon.store import DeliveryStatus, NewDelivery, Store
@@ -107,3 +108,19 @@ def test_forget_erases_the_account_its_mapping_and_its_stored_name_and_email(
     ours = [r for r in caplog.records if r.name.split(".")[0] in ("addon", "uvicorn")]
     logged = "\n".join(record.getMessage() for record in ours)
     assert EMAIL not in logged.lower() and NAME not in logged
+
+
+def test_accounts_are_reported_once_each_and_closed_ones_forgotten(database_url: str) -> None:
+    async def scenario(store: Store, directory: Directory) -> None:
+        for site, updated in ((SITE, 100.0), (OTHER_SITE, 200.0)):
+            account = Account(site, "acc-1", AccountType.ATLASSIAN, "One")
+            await directory.store.upsert_account(account, now=updated)
+        await directory.store.upsert_account(
+            Account(SITE, "acc-2", AccountType.ATLASSIAN, "Two"), now=50.0
+        )
+        assert await directory.store.reportable() == [("acc-1", 200.0), ("acc-2", 50.0)]
+        done = await forget_closed(store.db, ["acc-1", "acc-1"])
+        assert [f.sites for f in done] == [(SITE, OTHER_SITE)]
+        assert await directory.store.reportable() == [("acc-2", 50.0)]
+
+    run(database_url, scenario)

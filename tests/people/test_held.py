@@ -6,7 +6,16 @@ from __future__ import annotations
 import json
 import time
 
-from addon.people import HELD, Directory, HeldDeliveries
+from addon.people import (
+    HELD,
+    Account,
+    AccountType,
+    Directory,
+    Handling,
+    HeldDeliveries,
+    Person,
+    UnmappedActors,
+)
 from addon.store import DeliveryStatus, HandlerState, NewDelivery, Store
 from tests.people.support import OTHER_SITE, SITE, run
 
@@ -81,5 +90,23 @@ def test_held_deliveries_are_never_pruned_until_released(database_url: str) -> N
         assert await held.release(SITE, "acc-1") == [kept]
         assert await store.deliveries.prune(older_than=later) == 1
         assert await store.deliveries.get(kept) is None
+
+    run(database_url, scenario)
+
+
+def test_the_decision_looks_the_actor_up_as_it_is_now(database_url: str) -> None:
+    async def scenario(store: Store, directory: Directory) -> None:
+        hold = UnmappedActors.HOLD
+        assert await directory.handling_for(hold, SITE, None) is Handling.DELIVER
+        assert await directory.handling_for(hold, SITE, "never-seen") is Handling.HOLD
+        await directory.account_changed(Account(SITE, "app-1", AccountType.APP, "Bot"))
+        assert await directory.handling_for(hold, SITE, "app-1") is Handling.DELIVER
+        await directory.account_changed(Account(SITE, "acc-1", AccountType.ATLASSIAN, "Ada"))
+        assert await directory.handling_for(hold, SITE, "acc-1") is Handling.HOLD
+        assert await directory.handling_for(UnmappedActors.SKIP, SITE, "acc-1") is Handling.SKIP
+        await directory.upsert(Person("p1"))
+        await directory.map(SITE, "acc-1", "p1")
+        assert await directory.handling_for(hold, SITE, "acc-1") is Handling.DELIVER
+        assert await directory.handling_for(hold, OTHER_SITE, "acc-1") is Handling.HOLD
 
     run(database_url, scenario)
