@@ -5,8 +5,8 @@ delivery: what calls Jira is passed in."""
 from addon.people._directory import Directory
 from addon.people._errors import BadPerson, ImportFailed, NotAPerson, UnknownAccount, UnknownPerson
 from addon.people._forget import FORGOTTEN_TABLES, Forgotten, forget, forget_closed
+from addon.people._handling import Handling, UnmappedActors, handling
 from addon.people._held import HELD, HeldDeliveries
-from addon.people._hold import Handling, UnmappedActors, handling
 from addon.people._import import Parsed, RowProblem, parse_people
 from addon.people._mapping import AccountState, Decision, automatic
 from addon.people._records import (

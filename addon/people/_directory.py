@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from addon.people._errors import NotAPerson, UnknownAccount, UnknownPerson
-from addon.people._hold import Handling, UnmappedActors, handling
+from addon.people._handling import Handling, UnmappedActors, handling
 from addon.people._mapping import AccountState, automatic
 from addon.people._records import Account, MappedBy, MappingState, Person, email_key
 from addon.people._store import Mapping, PeopleStore
