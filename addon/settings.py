@@ -85,6 +85,9 @@ class Settings:
     site_webhook_events: tuple[str, ...] = DEFAULT_SITE_WEBHOOK_EVENTS
     site_webhook_refresh_days: int = 7
     forge_jwks_url: str = DEFAULT_FORGE_JWKS_URL
+    unmapped_actors: str = "hold"
+    jira_email_api: bool = False
+    inspector_api_token: str | None = field(default=None, repr=False)
 
     @property
     def base_path(self) -> str:
@@ -198,9 +201,21 @@ def load_settings(
             "SITE_WEBHOOK_REFRESH_DAYS", _bounded_int(1, 29), defaults.site_webhook_refresh_days
         ),
         forge_jwks_url=read("FORGE_JWKS_URL", _http_url, defaults.forge_jwks_url),
+        unmapped_actors=read(
+            "UNMAPPED_ACTORS", _choice("hold", "skip", "deliver"), defaults.unmapped_actors
+        ),
+        jira_email_api=read("JIRA_EMAIL_API", _on_off, defaults.jira_email_api),
+        inspector_api_token=read("INSPECTOR_API_TOKEN", _api_token, None),
     )
     if bool(settings.inspector_username) != bool(settings.inspector_password):
         raise SettingsError("INSPECTOR_USERNAME and INSPECTOR_PASSWORD must be set together")
+    if settings.inspector_api_token is not None and (
+        settings.inspector_api_token == settings.inspector_password
+    ):
+        raise SettingsError(
+            "INSPECTOR_API_TOKEN: must differ from INSPECTOR_PASSWORD (browsers resend Basic"
+            " credentials to cross-site requests; the API token is never one of them)"
+        )
     if bool(settings.atlassian_client_id) != bool(settings.atlassian_client_secret):
         raise SettingsError("ATLASSIAN_CLIENT_ID and ATLASSIAN_CLIENT_SECRET must be set together")
     return settings
@@ -300,6 +315,20 @@ def _choice(*choices: str) -> Callable[[str], str]:
         raise ValueError(f"{value!r} must be one of {', '.join(choices)}")
 
     return cast
+
+
+def _on_off(value: str) -> bool:
+    return _choice("on", "off")(value) == "on"
+
+
+def _api_token(value: str) -> str:
+    token = value.strip()
+    if len(token) < 32:
+        raise ValueError(
+            "must be at least 32 characters; make one with"
+            " `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
+    return token
 
 
 def _import_spec(value: str) -> str:

@@ -30,6 +30,7 @@ from descriptor._forge import (
 )
 from descriptor._keys import main_keys
 from descriptor._names import NAMING_RULE, name_problem
+from descriptor._people import EventPeople, people_of
 from descriptor._product_events import (
     LIFECYCLE_EVENTS,
     ProductEvent,
@@ -54,6 +55,7 @@ __all__ = [
     "CheckResult",
     "DescriptorError",
     "Event",
+    "EventPeople",
     "ManifestError",
     "ProductEvent",
     "UrlTemplate",
@@ -72,6 +74,7 @@ __all__ = [
     "main_keys",
     "name_problem",
     "parse_webhooks",
+    "people_of",
     "product_event",
     "product_event_for",
     "product_events",

@@ -201,3 +201,45 @@ def test_forge_jwks_url_defaults_to_atlassians_and_takes_an_http_url() -> None:
     assert load({"FORGE_JWKS_URL": local}).forge_jwks_url == local
     with pytest.raises(SettingsError, match=r"^FORGE_JWKS_URL: "):
         load({"FORGE_JWKS_URL": "ftp://keys.example.com/jwks.json"})
+
+
+def test_people_settings_default_to_hold_no_email_api_and_no_api_token() -> None:
+    settings = load({})
+    assert (settings.unmapped_actors, settings.jira_email_api, settings.inspector_api_token) == (
+        "hold",
+        False,
+        None,
+    )
+    token = "t" * 32
+    chosen = load({"UNMAPPED_ACTORS": "Skip", "JIRA_EMAIL_API": "ON", "INSPECTOR_API_TOKEN": token})
+    assert (chosen.unmapped_actors, chosen.jira_email_api, chosen.inspector_api_token) == (
+        "skip",
+        True,
+        token,
+    )
+    assert token not in repr(chosen)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("UNMAPPED_ACTORS", "drop", "must be one of hold, skip, deliver"),
+        ("JIRA_EMAIL_API", "yes", "must be one of on, off"),
+        ("INSPECTOR_API_TOKEN", "short", "at least 32 characters"),
+    ],
+)
+def test_people_settings_refuse_bad_values(variable: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^{variable}: .*{message}"):
+        load({variable: value})
+
+
+def test_the_api_token_is_never_the_inspector_password() -> None:
+    secret = "s" * 40
+    with pytest.raises(SettingsError, match=r"^INSPECTOR_API_TOKEN: must differ"):
+        load(
+            {
+                "INSPECTOR_USERNAME": "admin",
+                "INSPECTOR_PASSWORD": secret,
+                "INSPECTOR_API_TOKEN": secret,
+            }
+        )

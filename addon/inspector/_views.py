@@ -38,6 +38,7 @@ HANDLER_LABELS = {
     HandlerState.PENDING: "pending",
     HandlerState.DONE: "done",
     HandlerState.FAILED: "failed",
+    HandlerState.HELD: "held",
 }
 
 

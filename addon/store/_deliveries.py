@@ -196,12 +196,14 @@ class DeliveryReads:
         return [Delivery.from_row(row) for row in rows]
 
     async def prune(self, *, older_than: float) -> int:
-        """Delete deliveries received before `older_than` (epoch seconds), in small chunks."""
+        """Delete deliveries received before `older_than` (epoch seconds), in small chunks; a
+        delivery held for its actor's mapping (`held_account`) is kept until released."""
         removed = 0
         while True:
             async with self._db.connection() as conn, conn.transaction():
                 rows = await conn.fetch_all(
-                    "SELECT id FROM deliveries WHERE received_at < ? ORDER BY id LIMIT ?",
+                    "SELECT id FROM deliveries WHERE received_at < ? AND held_account IS NULL"
+                    " ORDER BY id LIMIT ?",
                     (older_than, PRUNE_CHUNK),
                 )
                 if not rows:
@@ -209,9 +211,11 @@ class DeliveryReads:
                 top = max(int(row["id"]) for row in rows)
                 await conn.execute(
                     "DELETE FROM delivery_keys WHERE delivery_id <= ? AND delivery_id IN "
-                    "(SELECT id FROM deliveries WHERE received_at < ? AND id <= ?)",
+                    "(SELECT id FROM deliveries WHERE received_at < ? AND id <= ?"
+                    " AND held_account IS NULL)",
                     (top, older_than, top),
                 )
                 removed += await conn.execute(
-                    "DELETE FROM deliveries WHERE received_at < ? AND id <= ?", (older_than, top)
+                    "DELETE FROM deliveries WHERE received_at < ? AND id <= ? AND held_account IS NULL",
+                    (older_than, top),
                 )

@@ -277,6 +277,56 @@ _V11 = _both(
     )""",
 )
 
+# People (issue 20): the user's own people, the Jira accounts of each site (email only when Jira
+# showed it or the email API gave it), which person each account is (at most one per site), the
+# accounts whose email two people share, and the account a held delivery waits for. Emails are
+# indexed by their trimmed, case-folded form; every indexed value is at most 255 bytes.
+_V12 = _both(
+    """CREATE TABLE people (
+        person_id TEXT PRIMARY KEY,
+        email TEXT,
+        email_key TEXT,
+        name TEXT,
+        created_at {real} NOT NULL,
+        updated_at {real} NOT NULL
+    )""",
+    "CREATE INDEX people_by_email ON people (email_key) WHERE email_key IS NOT NULL",
+    """CREATE TABLE accounts (
+        site TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        display_name TEXT,
+        account_type TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        email TEXT,
+        email_key TEXT,
+        email_source TEXT,
+        updated_at {real} NOT NULL,
+        PRIMARY KEY (site, account_id)
+    )""",
+    "CREATE INDEX accounts_by_account ON accounts (account_id)",
+    "CREATE INDEX accounts_by_email ON accounts (email_key) WHERE email_key IS NOT NULL",
+    """CREATE TABLE account_mappings (
+        site TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        how TEXT NOT NULL,
+        mapped_at {real} NOT NULL,
+        PRIMARY KEY (site, account_id)
+    )""",
+    "CREATE INDEX account_mappings_by_person ON account_mappings (person_id)",
+    """CREATE TABLE account_conflicts (
+        site TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        person_ids TEXT NOT NULL,
+        found_at {real} NOT NULL,
+        PRIMARY KEY (site, account_id)
+    )""",
+    "ALTER TABLE deliveries ADD COLUMN held_site TEXT",
+    "ALTER TABLE deliveries ADD COLUMN held_account TEXT",
+    """CREATE INDEX deliveries_held ON deliveries (held_account, id)
+        WHERE held_account IS NOT NULL""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
@@ -293,6 +343,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         10, "OAuth 2.0 sites, their webhook registrations, consent states and choices", *_V10
     ),
     Migration(11, "a lease per background job of a door, held by one instance at a time", *_V11),
+    Migration(
+        12, "people, the Jira accounts of each site, mappings, conflicts, held deliveries", *_V12
+    ),
 )
 """In ascending order of version; versions may skip numbers (each branch of work takes its own), and
 `migrate` applies every one not yet recorded, whatever was applied after it."""

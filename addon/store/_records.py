@@ -26,6 +26,8 @@ class HandlerState(enum.StrEnum):
     PENDING = "pending"
     DONE = "done"
     FAILED = "failed"
+    HELD = "held"
+    """Kept back until its actor's account is mapped (`UNMAPPED_ACTORS=hold`)."""
 
 
 @dataclass(slots=True)

@@ -1,0 +1,74 @@
+"""Deliveries held until their actor's account is mapped: which account each waits for, in the
+order they arrived."""
+
+from __future__ import annotations
+
+import time
+
+from addon.people._records import indexed
+from addon.store import Db, HandlerState
+
+__all__ = ["HELD", "HeldDeliveries"]
+
+HELD = HandlerState.HELD.value
+
+
+class HeldDeliveries:
+    """Hold a delivery for an account of a site; list and release the ones waiting for it."""
+
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def hold(self, delivery_id: int, site: str, account_id: str) -> bool:
+        """Hold a pending delivery for an account; False if it is not pending (nothing changed)."""
+        return (
+            await self._db.execute(
+                """UPDATE deliveries SET handler_state = ?, held_site = ?, held_account = ?,
+                     lease_owner = NULL, lease_until = NULL
+                   WHERE id = ? AND handler_state = 'pending'""",
+                (
+                    HELD,
+                    indexed("a site URL", site),
+                    indexed("an account id", account_id),
+                    delivery_id,
+                ),
+            )
+            > 0
+        )
+
+    async def waiting_for(self, account_id: str, site: str | None = None) -> list[int]:
+        """The deliveries held for an account (of one site, or any), in the order they arrived."""
+        sql = "SELECT id FROM deliveries WHERE held_account = ? AND handler_state = ?"
+        params: tuple[str, ...] = (account_id, HELD)
+        if site is not None:
+            sql += " AND held_site = ?"
+            params = (*params, site)
+        rows = await self._db.fetch_all(sql + " ORDER BY id", params)
+        return [int(row["id"]) for row in rows]
+
+    async def release(self, site: str, account_id: str, *, now: float | None = None) -> list[int]:
+        """Give an account's held deliveries back to the worker, in arrival order.
+
+        They become pending with one due time, and the worker takes pending work by due time then
+        id, so they reach handlers in the order they arrived.
+        """
+        at = time.time() if now is None else now
+        async with self._db.connection() as conn, conn.transaction():
+            rows = await conn.fetch_all(
+                """SELECT id FROM deliveries
+                   WHERE held_account = ? AND held_site = ? AND handler_state = ? ORDER BY id""",
+                (account_id, site, HELD),
+            )
+            await conn.execute(
+                """UPDATE deliveries SET handler_state = 'pending', next_attempt_at = ?,
+                     held_site = NULL, held_account = NULL
+                   WHERE held_account = ? AND held_site = ? AND handler_state = ?""",
+                (at, account_id, site, HELD),
+            )
+        return [int(row["id"]) for row in rows]
+
+    async def count(self) -> int:
+        row = await self._db.fetch_one(
+            "SELECT COUNT(*) AS n FROM deliveries WHERE handler_state = ?", (HELD,)
+        )
+        return int(row["n"]) if row is not None else 0
