@@ -39,6 +39,7 @@ from addon.simulator._install import (
     key_server_hint,
     uninstall,
 )
+from addon.simulator._jira_work import APP_ACCOUNT, FakeJiraWork, Workflow, WorkSite
 from addon.simulator._keyserver import DEFAULT_KEY_SERVER, KeyServer, KeyServerAddress
 from addon.simulator._oauth_send import delivery_token, post_site_delivery, send_oauth
 from addon.simulator._payloads import (
@@ -86,6 +87,7 @@ from addon.simulator._state import (
 )
 
 __all__ = [
+    "APP_ACCOUNT",
     "CONNECT_VERSION",
     "DEFAULT_ADDON_URL",
     "DEFAULT_ATLASSIAN_ADDRESS",
@@ -103,6 +105,7 @@ __all__ = [
     "Answer",
     "BuiltPayload",
     "FakeAtlassian",
+    "FakeJiraWork",
     "FakeSite",
     "ForgeCall",
     "ForgeTarget",
@@ -124,6 +127,8 @@ __all__ = [
     "Summary",
     "Target",
     "UnknownEvent",
+    "WorkSite",
+    "Workflow",
     "build_payload",
     "delivery_targets",
     "delivery_token",
