@@ -58,7 +58,7 @@ def _call(method: str, path: str, fault: str | None = None, **kwargs: object) ->
 
 
 def test_4xx_is_refused_with_jiras_reasons() -> None:
-    with pytest.raises(JiraRefused, match="400.*summary: You must specify a summary"):
+    with pytest.raises(JiraRefused, match=r"400.*summary: You must specify a summary"):
         _call("POST", "/issue", json={"fields": {"project": {"key": "DEV"}}})
 
 
