@@ -9,6 +9,7 @@ status changes from the pipeline, the inspector's Sync page.
 
 from addon.sync._errors import (
     AdapterExists,
+    InvalidAdapter,
     InvalidItem,
     JiraRefused,
     JiraUnavailable,
@@ -47,6 +48,7 @@ from addon.sync._records import (
     OutboxEntry,
     OutboxState,
     check_item_id,
+    new_adapter,
     sync_label,
 )
 from addon.sync._store import ECHO_SECONDS, SyncStore
@@ -67,6 +69,7 @@ __all__ = [
     "Change",
     "ClientFactory",
     "FieldChange",
+    "InvalidAdapter",
     "InvalidItem",
     "IssueChanged",
     "JiraCalls",
@@ -92,6 +95,7 @@ __all__ = [
     "check_item_id",
     "incoming_change",
     "local_status_for",
+    "new_adapter",
     "parse_priorities",
     "parse_statuses",
     "retry_after",

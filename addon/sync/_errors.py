@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "AdapterExists",
+    "InvalidAdapter",
     "InvalidItem",
     "JiraRefused",
     "JiraUnavailable",
@@ -28,6 +29,10 @@ class AdapterExists(SyncError):
 
 class UnknownAdapter(SyncError):
     """No adapter of that name."""
+
+
+class InvalidAdapter(SyncError):
+    """An adapter's name, site, project key or issue type is not acceptable."""
 
 
 class InvalidItem(SyncError):

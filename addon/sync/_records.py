@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from addon.sync._errors import InvalidItem
-from addon.sync._maps import StatusTarget
+from addon.sync._errors import InvalidAdapter, InvalidItem
+from addon.sync._maps import DEFAULT_PRIORITIES, DEFAULT_STATUSES, MAX_NAME, StatusTarget
 
 __all__ = [
     "MAX_DESCRIPTION",
@@ -22,6 +24,7 @@ __all__ = [
     "OutboxEntry",
     "OutboxState",
     "check_item_id",
+    "new_adapter",
     "sync_label",
 ]
 
@@ -51,6 +54,49 @@ class Adapter:
     statuses: Mapping[str, StatusTarget]
     priorities: Mapping[str, str]
     created_at: float = 0.0
+
+
+_ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,99}")
+"""Jira's default rule for project keys: an uppercase letter, then uppercase letters, digits or
+underscores (https://support.atlassian.com/jira-cloud-administration/docs/edit-a-projects-details/)."""
+
+
+def new_adapter(
+    name: str,
+    *,
+    site: str,
+    project_key: str,
+    issue_type: str = "Task",
+    statuses: Mapping[str, StatusTarget] | None = None,
+    priorities: Mapping[str, str] | None = None,
+) -> Adapter:
+    """An adapter from what a person typed, checked; the site is named by its URL."""
+    if not _ADAPTER_NAME.fullmatch(name):
+        raise InvalidAdapter(
+            f"adapter name {name!r}: 1 to 64 letters, digits, '.', '_' or '-' (it appears in"
+            " the URL /sync/NAME/items/ID)"
+        )
+    parts = urlsplit(site.strip())
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        raise InvalidAdapter(
+            f"--site {site!r}: give the Jira site's URL, e.g. https://acme.atlassian.net"
+        )
+    if not _PROJECT_KEY.fullmatch(project_key):
+        raise InvalidAdapter(
+            f"--project {project_key!r}: a Jira project key is an uppercase letter followed by"
+            " uppercase letters, digits or underscores, e.g. DEV"
+        )
+    if not issue_type.strip() or len(issue_type) > MAX_NAME:
+        raise InvalidAdapter(f"--issue-type: 1 to {MAX_NAME} characters, e.g. Task")
+    return Adapter(
+        name=name,
+        site=f"https://{parts.netloc}{parts.path.rstrip('/')}",
+        project_key=project_key,
+        issue_type=issue_type.strip(),
+        statuses=dict(statuses if statuses is not None else DEFAULT_STATUSES),
+        priorities=dict(priorities if priorities is not None else DEFAULT_PRIORITIES),
+    )
 
 
 @dataclass(frozen=True, slots=True)
