@@ -152,3 +152,31 @@ def test_item_ids_and_fields_are_bounded() -> None:
         Change.from_dict({"title": "t", "assignee": "me"})
     with pytest.raises(InvalidItem):
         Change.from_dict({"title": 5})
+
+
+def test_an_item_id_is_bounded_when_queued(database_url: str) -> None:
+    async def test(sync: SyncStore) -> None:
+        await sync.add_adapter(ADAPTER, now=1.0)
+        for bad in ("", "x" * 201, "a\nb"):
+            with pytest.raises(InvalidItem):
+                await sync.enqueue("tickets", bad, Change(title="t"), now=1.0)
+        assert await sync.entries() == []
+
+    run(database_url, test)
+
+
+def test_prune_forgets_old_records_only(database_url: str) -> None:
+    async def test(sync: SyncStore) -> None:
+        site = "https://acme.atlassian.net"
+        assert await sync.first_time(site, "old", now=1.0)
+        assert await sync.first_time(site, "new", now=1000.0)
+        old = await sync.begin_transition(site, "1", "a", "b", now=1.0)
+        await sync.end_transition(old, done=True, now=1.0)
+        await sync.begin_transition(site, "1", "b", "c", now=1.0)  # still pending: kept
+        await sync.prune(before=500.0)
+        assert await sync.first_time(site, "old", now=1001.0)
+        assert not await sync.first_time(site, "new", now=1001.0)
+        assert await sync.take_echo(site, "1", "b", "c", now=1001.0)
+        assert not await sync.take_echo(site, "1", "a", "b", now=2.0)
+
+    run(database_url, test)
