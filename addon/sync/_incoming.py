@@ -137,10 +137,6 @@ async def incoming_change(
     current = fields.get("status") if isinstance(fields.get("status"), Mapping) else None
     if current is not None:
         categories.learn(site, current)
-    if not await store.first_time(site, change_key(payload), now=now):
-        return []
-    if app_account_id is not None and _actor(payload) == app_account_id:
-        return []
     changelog = payload.get("changelog")
     items = list(changelog.get("items") or ()) if isinstance(changelog, Mapping) else []
     status_items = [i for i in items if (i.get("fieldId") or i.get("field")) == "status"]
@@ -149,22 +145,27 @@ async def incoming_change(
         for i in items
         if (i.get("fieldId") or i.get("field")) != "status"
     ]
-    events: list[StatusChanged | IssueChanged] = []
+    move: _Move | None = None
     if status_items:
-        moved = status_items[-1]
-        before, after = moved.get("from"), str(moved.get("to"))
-        names = (moved.get("fromString"), moved.get("toString"))
-    elif not isinstance(changelog, Mapping) and current is not None:
-        before, after = link.jira_status_id, str(current.get("id"))
-        names = (None, current.get("name"))
-        if after == link.jira_status_id:
-            after = ""
-    else:
-        after = ""
-    if after:
-        event = await _status_event(
-            store, link, adapter, categories, issue_id, before, after, names, now=now
-        )
+        item = status_items[-1]
+        before = str(item["from"]) if item.get("from") is not None else None
+        move = _Move(before, str(item.get("to")), item.get("fromString"), item.get("toString"))
+    elif (
+        not isinstance(changelog, Mapping)
+        and current is not None
+        and str(current.get("id")) != link.jira_status_id
+    ):
+        move = _Move(link.jira_status_id, str(current.get("id")), None, current.get("name"))
+    # Jira is asked (if it must be) before the change is marked as seen: a failure here leaves
+    # the change to be processed again when its delivery is retried.
+    category = await categories.category(site, move.after) if move is not None else ""
+    if not await store.first_time(site, change_key(payload), now=now):
+        return []
+    if app_account_id is not None and _actor(payload) == app_account_id:
+        return []
+    events: list[StatusChanged | IssueChanged] = []
+    if move is not None:
+        event = await _status_event(store, link, adapter, issue_id, move, category, now=now)
         if event is not None:
             events.append(event)
     if others:
@@ -172,30 +173,33 @@ async def incoming_change(
     return events
 
 
+@dataclass(frozen=True, slots=True)
+class _Move:
+    before: str | None
+    after: str
+    before_name: str | None
+    after_name: str | None
+
+
 async def _status_event(
     store: SyncStore,
     link: Link,
     adapter: Adapter,
-    categories: StatusCategories,
     issue_id: str,
-    before: str | None,
-    after: str,
-    names: tuple[str | None, str | None],
+    move: _Move,
+    category: str,
     *,
     now: float,
 ) -> StatusChanged | IssueChanged | None:
-    from_id = str(before) if before is not None else None
-    if await store.take_echo(link.site, issue_id, from_id, after, now=now):
+    after = move.after
+    if await store.take_echo(link.site, issue_id, move.before, after, now=now):
         await store.record_status(link, local_status=None, jira_status_id=after, now=now)
         return None
-    category = await categories.category(link.site, after)
     local = local_status_for(adapter.statuses, category, after) if category != "undefined" else None
     if local is None:
         await store.record_status(link, local_status=None, jira_status_id=after, now=now)
-        return IssueChanged(
-            adapter.name, link.item_id, (FieldChange("status", names[0], names[1]),)
-        )
+        change = FieldChange("status", move.before_name, move.after_name)
+        return IssueChanged(adapter.name, link.item_id, (change,))
     await store.record_status(link, local_status=local, jira_status_id=after, now=now)
-    return StatusChanged(
-        adapter.name, link.item_id, link.local_status, local, JiraStatus(after, names[1], category)
-    )
+    status = JiraStatus(after, move.after_name, category)
+    return StatusChanged(adapter.name, link.item_id, link.local_status, local, status)

@@ -69,7 +69,7 @@ class Pusher:
                 already = dict(link.pushed)
             await self._update_fields(jira, adapter, link, already, wanted)
             status_id = None
-            if "status" in wanted and wanted.get("status") != already.get("status"):
+            if "status" in wanted and (change.status is not None or "status" not in already):
                 status_id = await self._walk(
                     jira, adapter, link, adapter.statuses[wanted["status"]]
                 )

@@ -7,12 +7,15 @@ import copy
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from addon.simulator import APP_ACCOUNT, FakeJiraWork
 from addon.sync import (
     ECHO_SECONDS,
     Adapter,
     Change,
     IssueChanged,
+    JiraUnavailable,
     Link,
     StatusCategories,
     StatusChanged,
@@ -172,6 +175,19 @@ def test_a_missing_category_is_asked_of_jira_once_per_site(database_url: str) ->
         assert s.fake.requests == []
 
     run(database_url, test, language="de")
+
+
+def test_a_failed_category_lookup_leaves_the_change_for_the_retry(database_url: str) -> None:
+    async def test(s: Setup) -> None:
+        body = s.human("10001")
+        del body["issue"]["fields"]["status"]["statusCategory"]
+        s.fake.fail_next("GET", "/status/10001", "503")
+        with pytest.raises(JiraUnavailable):
+            await s.deliver(copy.deepcopy(body))
+        (event,) = await s.deliver(body)
+        assert isinstance(event, StatusChanged) and event.status == "In Progress"
+
+    run(database_url, test)
 
 
 def test_a_status_without_category_is_an_issue_change(database_url: str) -> None:

@@ -55,6 +55,20 @@ def test_create_then_update_never_duplicates(database_url: str) -> None:
     run(database_url, test)
 
 
+def test_pushing_a_status_again_undoes_a_change_made_in_jira(database_url: str) -> None:
+    async def test(fake: FakeJiraWork, sync: Sync, clock: Clock, cloud_id: str) -> None:
+        adapter = await sync.store.add_adapter(adapter_for(fake.sites[cloud_id].url), now=1.0)
+        link = await sync.pusher.push(adapter, "item-1", Change(title="Mine", status="Open"))
+        issue = fake.sites[cloud_id].issues[str(link.issue_id)]
+        fake.transition(cloud_id, issue["id"], "10001", account="someone")
+        await sync.pusher.push(adapter, "item-1", Change(title="Mine, renamed"))
+        assert issue["fields"]["status"]["id"] == "10001"  # a push without status leaves it
+        await sync.pusher.push(adapter, "item-1", Change(status="Open"))
+        assert issue["fields"]["status"]["statusCategory"]["key"] == "new"
+
+    run(database_url, test)
+
+
 def test_a_create_whose_answer_was_lost_is_found_by_its_label(database_url: str) -> None:
     async def test(fake: FakeJiraWork, sync: Sync, clock: Clock, cloud_id: str) -> None:
         await sync.store.add_adapter(adapter_for(fake.sites[cloud_id].url), now=1.0)
