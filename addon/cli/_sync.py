@@ -104,7 +104,7 @@ def run_list(args: argparse.Namespace) -> int:
     async def listing(store: Store) -> list[dict[str, Any]]:
         sync = SyncStore(store.db)
         return [
-            _describe(adapter, len(await sync.links(adapter.name)))
+            _describe(adapter, sum(1 for link in await sync.links(adapter.name) if link.issue_id))
             for adapter in await sync.adapters()
         ]
 
@@ -139,7 +139,7 @@ def run_remove(args: argparse.Namespace) -> int:
     async def remove(store: Store) -> int:
         sync = SyncStore(store.db)
         await sync.remove_adapter(args.name)
-        return len(await sync.links(args.name))
+        return sum(1 for link in await sync.links(args.name) if link.issue_id)
 
     try:
         kept = run_with_store(settings, remove)

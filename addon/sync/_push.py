@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from addon.sync._errors import InvalidItem, JiraUnavailable, UnmappedValue
+from addon.sync._errors import InvalidItem, JiraRefused, JiraUnavailable, UnmappedValue
 from addon.sync._jira import ClientFactory, JiraCalls, adf
 from addon.sync._maps import CATEGORIES, StatusTarget
 from addon.sync._records import Adapter, Change, Link, check_item_id
@@ -125,7 +125,11 @@ class Pusher:
             fields["description"] = adf(wanted["description"])
         if "priority" in wanted:
             fields["priority"] = {"id": await self._priority_id(jira, adapter, wanted["priority"])}
-        created = await jira.call("POST", "/rest/api/3/issue", json={"fields": fields})
+        try:
+            created = await jira.call("POST", "/rest/api/3/issue", json={"fields": fields})
+        except JiraRefused:
+            await self._store.abandon_create(link, now=self._clock())
+            raise
         already = {k: v for k, v in wanted.items() if k != "status"}
         return await self._record(adapter, link, created), already
 

@@ -174,6 +174,14 @@ class SyncStore:
         assert link is not None
         return link
 
+    async def abandon_create(self, link: Link, *, now: float) -> None:
+        """Jira refused the create outright: nothing to search for next time."""
+        await self._db.execute(
+            "UPDATE sync_links SET creating_since = NULL, updated_at = ?"
+            " WHERE adapter = ? AND item_id = ? AND issue_id IS NULL",
+            (now, link.adapter, link.item_id),
+        )
+
     async def record_issue(
         self, link: Link, *, issue_id: str, issue_key: str, browse_url: str, now: float
     ) -> Link:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from addon.simulator import FakeJiraWork
-from addon.sync import Change, OutboxState, UnmappedValue, parse_priorities, sync_label
+from addon.sync import Change, JiraRefused, OutboxState, UnmappedValue, parse_priorities, sync_label
 from tests.sync.support import Clock, Sync, adapter_for, running_jira, sync_parts
 
 Test = Callable[[FakeJiraWork, Sync, Clock, str], Awaitable[None]]
@@ -181,6 +181,26 @@ def test_priority_by_id_on_a_site_that_renamed_its_priorities(database_url: str)
         assert len(fake.sites[cloud_id].issues) == 1
 
     run(database_url, test, priorities=renamed)
+
+
+def test_a_create_jira_refused_is_not_searched_for_again(database_url: str) -> None:
+    async def test(fake: FakeJiraWork, sync: Sync, clock: Clock, cloud_id: str) -> None:
+        url = fake.sites[cloud_id].url
+        wrong = await sync.store.add_adapter(adapter_for(url, issue_type="Epic"), now=1.0)
+        try:
+            await sync.pusher.push(wrong, "item-1", Change(title="x"))
+        except JiraRefused as exc:
+            assert "issuetype: valid issue type is required" in str(exc)
+        else:
+            raise AssertionError("Jira's refusal was not raised")
+        link = await sync.store.link("tickets", "item-1")
+        assert link is not None and link.issue_id is None and link.creating_since is None
+        fake.requests.clear()
+        right = adapter_for(url, name="tickets")
+        assert (await sync.pusher.push(right, "item-1", Change(title="x"))).issue_key == "DEV-1"
+        assert not any("/search/" in path for _, path in fake.requests)
+
+    run(database_url, test)
 
 
 def test_an_unmapped_status_is_refused_before_jira_is_called(database_url: str) -> None:
