@@ -39,7 +39,8 @@ from addon.simulator._install import (
     key_server_hint,
     uninstall,
 )
-from addon.simulator._jira_work import APP_ACCOUNT, FakeJiraWork, Workflow, WorkSite
+from addon.simulator._jira_site import APP_ACCOUNT, Workflow, WorkSite
+from addon.simulator._jira_work import FakeJiraWork
 from addon.simulator._keyserver import DEFAULT_KEY_SERVER, KeyServer, KeyServerAddress
 from addon.simulator._oauth_send import delivery_token, post_site_delivery, send_oauth
 from addon.simulator._payloads import (

@@ -18,13 +18,12 @@ What it copies from Jira Cloud (REST API v3; notes B5):
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -34,86 +33,18 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from addon.simulator._atlassian import jira_time
-
-__all__ = ["APP_ACCOUNT", "FakeJiraWork", "WorkSite", "Workflow"]
-
-CATEGORIES = {
-    "undefined": (1, "medium-gray"),
-    "new": (2, "blue-gray"),
-    "done": (3, "green"),
-    "indeterminate": (4, "yellow"),
-}
-CATEGORY_NAMES = {
-    "en": {
-        "undefined": "No Category",
-        "new": "To Do",
-        "indeterminate": "In Progress",
-        "done": "Done",
-    },
-    "de": {
-        "undefined": "Keine Kategorie",
-        "new": "Zu erledigen",
-        "indeterminate": "In Arbeit",
-        "done": "Fertig",
-    },
-}
-DEFAULT_PRIORITIES = (
-    ("1", "Highest"),
-    ("2", "High"),
-    ("3", "Medium"),
-    ("4", "Low"),
-    ("5", "Lowest"),
+from addon.simulator._jira_site import (
+    APP_ACCOUNT,
+    DEFAULT_PRIORITIES,
+    Workflow,
+    WorkSite,
+    as_text,
+    changelog_item,
+    plain_text,
+    webhook_body,
 )
-APP_ACCOUNT = "557058:app-sync-0000-0000-000000000000"
 
-
-@dataclass(frozen=True, slots=True)
-class Workflow:
-    """Statuses `(id, name, category key)`, the initial status, and transitions
-    `(id, name, from status id or None for any, to status id)`."""
-
-    statuses: tuple[tuple[str, str, str], ...]
-    initial: str
-    transitions: tuple[tuple[str, str, str | None, str], ...]
-
-    @classmethod
-    def default(cls, language: str = "en") -> Workflow:
-        """To Do, In Progress, In Review, Done: reaching Done from To Do takes three steps."""
-        names = {
-            "en": ("To Do", "In Progress", "In Review", "Done", "Parked"),
-            "de": ("Offen", "In Arbeit", "In Prüfung", "Erledigt", "Geparkt"),
-        }[language]
-        return cls(
-            statuses=(
-                ("10000", names[0], "new"),
-                ("10001", names[1], "indeterminate"),
-                ("10002", names[2], "indeterminate"),
-                ("10003", names[3], "done"),
-                ("10004", names[4], "undefined"),
-            ),
-            initial="10000",
-            transitions=(
-                ("11", "Start", "10000", "10001"),
-                ("21", "Review", "10001", "10002"),
-                ("31", "Finish", "10002", "10003"),
-                ("41", "Reopen", None, "10000"),
-                ("51", "Park", None, "10004"),
-            ),
-        )
-
-
-@dataclass(slots=True)
-class WorkSite:
-    cloud_id: str
-    url: str
-    language: str
-    workflow: Workflow
-    priorities: list[tuple[str, str]]
-    projects: dict[str, dict[str, Any]] = field(default_factory=dict)
-    issues: dict[str, dict[str, Any]] = field(default_factory=dict)
-    visible_at: dict[str, float] = field(default_factory=dict)
-    properties: dict[tuple[str, str], Any] = field(default_factory=dict)
-    search_lag: float = 0.0
+__all__ = ["FakeJiraWork"]
 
 
 @dataclass(slots=True)
@@ -191,7 +122,7 @@ class FakeJiraWork:
         with self._lock:
             site = self.sites[cloud_id]
             issue = site.issues[issue_id]
-            if self._transition_to(site, issue, to_status) is None:
+            if site.transition_to(issue, to_status) is None:
                 raise ValueError(f"no transition to {to_status} from here")
             self._move(site, issue, to_status, account)
 
@@ -270,36 +201,6 @@ class FakeJiraWork:
         token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         return self.tokens.get(token, APP_ACCOUNT)
 
-    def _status(self, site: WorkSite, status_id: str) -> dict[str, Any]:
-        for sid, name, category in site.workflow.statuses:
-            if sid == status_id:
-                number, colour = CATEGORIES[category]
-                return {
-                    "self": f"{site.url}/rest/api/3/status/{sid}",
-                    "id": sid,
-                    "name": name,
-                    "statusCategory": {
-                        "self": f"{site.url}/rest/api/3/statuscategory/{number}",
-                        "id": number,
-                        "key": category,
-                        "colorName": colour,
-                        "name": CATEGORY_NAMES[site.language][category],
-                    },
-                }
-        raise KeyError(status_id)
-
-    def _find(self, site: WorkSite, id_or_key: str) -> dict[str, Any] | None:
-        issue = site.issues.get(id_or_key)
-        if issue is None:
-            issue = next((i for i in site.issues.values() if i["key"] == id_or_key), None)
-        return issue
-
-    def _priority(self, site: WorkSite, priority_id: str) -> dict[str, Any] | None:
-        for pid, name in site.priorities:
-            if pid == priority_id:
-                return {"self": f"{site.url}/rest/api/3/priority/{pid}", "id": pid, "name": name}
-        return None
-
     async def _create(self, request: Request) -> Response:
         body = await _json(request)
         with self._lock:
@@ -332,9 +233,9 @@ class FakeJiraWork:
                     "summary": fields["summary"],
                     "description": fields.get("description"),
                     "labels": list(fields.get("labels") or ()),
-                    "priority": self._priority(site, str((fields.get("priority") or {}).get("id")))
-                    or self._priority(site, site.priorities[len(site.priorities) // 2][0]),
-                    "status": self._status(site, site.workflow.initial),
+                    "priority": site.priority(str((fields.get("priority") or {}).get("id")))
+                    or site.priority(site.priorities[len(site.priorities) // 2][0]),
+                    "status": site.status(site.workflow.initial),
                     "issuetype": {"name": fields["issuetype"]["name"]},
                     "project": {"id": project["id"], "key": fields["project"]["key"]},
                     "created": jira_time(now),
@@ -349,7 +250,7 @@ class FakeJiraWork:
     def _field_errors(self, site: WorkSite, fields: Mapping[str, Any]) -> dict[str, str]:
         errors: dict[str, str] = {}
         priority = fields.get("priority")
-        if "priority" in fields and self._priority(site, str((priority or {}).get("id"))) is None:
+        if "priority" in fields and site.priority(str((priority or {}).get("id"))) is None:
             errors["priority"] = "Specify a valid 'id' or 'name' for Priority"
         description = fields.get("description")
         if description is not None and not (
@@ -367,7 +268,7 @@ class FakeJiraWork:
             site = self._site(request)
             if isinstance(site, Response):
                 return site
-            issue = self._find(site, request.path_params["issue"])
+            issue = site.find(request.path_params["issue"])
             if issue is None:
                 return _error(404, "Issue does not exist or you do not have permission to see it.")
             if request.method == "GET":
@@ -392,27 +293,20 @@ class FakeJiraWork:
         for name, value in fields.items():
             before = issue["fields"].get(name)
             if name == "priority":
-                value = self._priority(site, str(value["id"]))
+                value = site.priority(str(value["id"]))
                 old, new = before or {}, value or {}
-                items.append(_item(name, old.get("id"), old.get("name"), new["id"], new["name"]))
+                items.append(
+                    changelog_item(name, old.get("id"), old.get("name"), new["id"], new["name"])
+                )
             elif name == "description":
-                items.append(_item(name, None, _plain(before), None, _plain(value)))
+                items.append(
+                    changelog_item(name, None, plain_text(before), None, plain_text(value))
+                )
             else:
-                items.append(_item(name, None, _text(before), None, _text(value)))
+                items.append(changelog_item(name, None, as_text(before), None, as_text(value)))
             issue["fields"][name] = value
         issue["fields"]["updated"] = jira_time(self.now())
         self._emit(site, "jira:issue_updated", issue, account, items)
-
-    def _available(self, site: WorkSite, issue: dict[str, Any]) -> list[tuple[str, str, str]]:
-        current = issue["fields"]["status"]["id"]
-        return [
-            (tid, name, to)
-            for tid, name, source, to in site.workflow.transitions
-            if (source is None or source == current) and to != current
-        ]
-
-    def _transition_to(self, site: WorkSite, issue: dict[str, Any], to: str) -> str | None:
-        return next((tid for tid, _, target in self._available(site, issue) if target == to), None)
 
     async def _transitions(self, request: Request) -> Response:
         body = await _json(request) if request.method == "POST" else {}
@@ -420,16 +314,16 @@ class FakeJiraWork:
             site = self._site(request)
             if isinstance(site, Response):
                 return site
-            issue = self._find(site, request.path_params["issue"])
+            issue = site.find(request.path_params["issue"])
             if issue is None:
                 return _error(404, "Issue does not exist or you do not have permission to see it.")
-            available = self._available(site, issue)
+            available = site.available(issue)
             if request.method == "GET":
                 return JSONResponse(
                     {
                         "expand": "transitions",
                         "transitions": [
-                            {"id": tid, "name": name, "to": self._status(site, to)}
+                            {"id": tid, "name": name, "to": site.status(to)}
                             for tid, name, to in available
                         ],
                     }
@@ -443,10 +337,10 @@ class FakeJiraWork:
 
     def _move(self, site: WorkSite, issue: dict[str, Any], to: str, account: str) -> None:
         before = issue["fields"]["status"]
-        after = self._status(site, to)
+        after = site.status(to)
         issue["fields"]["status"] = after
         issue["fields"]["updated"] = jira_time(self.now())
-        item = _item("status", before["id"], before["name"], after["id"], after["name"])
+        item = changelog_item("status", before["id"], before["name"], after["id"], after["name"])
         self._emit(site, "jira:issue_updated", issue, account, [item])
 
     async def _property(self, request: Request) -> Response:
@@ -455,7 +349,7 @@ class FakeJiraWork:
             site = self._site(request)
             if isinstance(site, Response):
                 return site
-            issue = self._find(site, request.path_params["issue"])
+            issue = site.find(request.path_params["issue"])
             if issue is None:
                 return _error(404, "Issue does not exist or you do not have permission to see it.")
             key = (issue["id"], request.path_params["key"])
@@ -475,7 +369,7 @@ class FakeJiraWork:
             site = self._site(request)
             if isinstance(site, Response):
                 return site
-            return JSONResponse([self._priority(site, pid) for pid, _ in site.priorities])
+            return JSONResponse([site.priority(pid) for pid, _ in site.priorities])
 
     async def _status_route(self, request: Request) -> Response:
         with self._lock:
@@ -483,7 +377,7 @@ class FakeJiraWork:
             if isinstance(site, Response):
                 return site
             try:
-                return JSONResponse(self._status(site, request.path_params["status"]))
+                return JSONResponse(site.status(request.path_params["status"]))
             except KeyError:
                 return _error(404, "The status was not found.")
 
@@ -521,64 +415,13 @@ class FakeJiraWork:
         account: str,
         items: list[dict[str, Any]] | None,
     ) -> None:
-        body: dict[str, Any] = {
-            "timestamp": int(self.now() * 1000),
-            "webhookEvent": event,
-            "issue_event_type_name": "issue_created" if items is None else "issue_generic",
-            "user": {
-                "self": f"{site.url}/rest/api/2/user?accountId={account}",
-                "accountId": account,
-                "accountType": "app" if account == APP_ACCOUNT else "atlassian",
-                "displayName": "Sync app" if account == APP_ACCOUNT else "A person",
-                "active": True,
-            },
-            "issue": json.loads(json.dumps(issue)),
-        }
+        changelog = None
         if items is not None:
-            body["changelog"] = {"id": str(next(self._changelog_ids)), "items": items}
+            changelog = {"id": str(next(self._changelog_ids)), "items": items}
+        body = webhook_body(site, event, issue, account, now=self.now(), changelog=changelog)
         self.webhooks.append(body)
         if self.on_webhook is not None:
             self.on_webhook(site.cloud_id, body)
-
-
-def _item(
-    name: str,
-    before: str | None,
-    before_text: str | None,
-    after: str | None,
-    after_text: str | None,
-) -> dict[str, Any]:
-    return {
-        "field": name,
-        "fieldtype": "jira",
-        "fieldId": name,
-        "from": before,
-        "fromString": before_text,
-        "to": after,
-        "toString": after_text,
-    }
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
-
-
-def _plain(document: Any) -> str | None:
-    if not isinstance(document, dict):
-        return None
-    texts: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "text":
-                texts.append(str(node.get("text", "")))
-            for child in node.get("content") or ():
-                walk(child)
-
-    walk(document)
-    return "".join(texts)
 
 
 async def _json(request: Request) -> Any:
