@@ -23,7 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
     _admin.register(commands)
     _deliveries.register(commands)
     _forge.register(commands)
-    for name in ("addon.cli._simulate", "addon.cli._sources", "addon.cli._people"):
+    for name in (
+        "addon.cli._simulate",
+        "addon.cli._sources",
+        "addon.cli._people",
+        "addon.cli._sync",
+    ):
         try:
             module = __import__(name, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -24,6 +24,8 @@ from addon.simulator._forge import ForgeCall, ForgeTarget, forge_install, forge_
 from addon.simulator._forge_keys import DEFAULT_FORGE_KEY_SERVER
 from addon.simulator._forge_payloads import ENVELOPES
 from addon.simulator._install import install, uninstall
+from addon.simulator._jira_site import APP_ACCOUNT, Workflow, WorkSite
+from addon.simulator._jira_work import FakeJiraWork
 from addon.simulator._keyserver import DEFAULT_KEY_SERVER, KeyServer, KeyServerAddress
 from addon.simulator._oauth_send import delivery_token, send_oauth
 from addon.simulator._payloads import example_events, read_payload_file
@@ -33,6 +35,7 @@ from addon.simulator._source import DEFAULT_TOKEN_HEADER, MODES, send_to_source
 from addon.simulator._state import DEFAULT_SITE_URL, DEFAULT_STATE_PATH
 
 __all__ = [
+    "APP_ACCOUNT",
     "DEFAULT_ADDON_URL",
     "DEFAULT_ATLASSIAN_ADDRESS",
     "DEFAULT_FORGE_KEY_SERVER",
@@ -43,6 +46,7 @@ __all__ = [
     "ENVELOPES",
     "MODES",
     "FakeAtlassian",
+    "FakeJiraWork",
     "FakeSite",
     "ForgeCall",
     "ForgeTarget",
@@ -51,6 +55,8 @@ __all__ = [
     "SendOptions",
     "SimulatedSite",
     "SimulatorError",
+    "WorkSite",
+    "Workflow",
     "delivery_token",
     "example_events",
     "fetch_descriptor",

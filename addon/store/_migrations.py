@@ -327,6 +327,67 @@ _V12 = _both(
         WHERE held_account IS NOT NULL""",
 )
 
+_V13 = _both(
+    """CREATE TABLE sync_adapters (
+        name TEXT PRIMARY KEY,
+        site TEXT NOT NULL,
+        project_key TEXT NOT NULL,
+        issue_type TEXT NOT NULL,
+        statuses TEXT NOT NULL,
+        priorities TEXT NOT NULL,
+        created_at {real} NOT NULL
+    )""",
+    """CREATE TABLE sync_links (
+        adapter TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        site TEXT NOT NULL,
+        label TEXT NOT NULL,
+        issue_id TEXT,
+        issue_key TEXT,
+        browse_url TEXT,
+        pushed TEXT NOT NULL DEFAULT '{}',
+        local_status TEXT,
+        jira_status_id TEXT,
+        creating_since {real},
+        created_at {real} NOT NULL,
+        updated_at {real} NOT NULL,
+        PRIMARY KEY (adapter, item_id)
+    )""",
+    "CREATE INDEX sync_links_by_issue ON sync_links (site, issue_id)",
+    """CREATE TABLE sync_outbox (
+        id {id},
+        adapter TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        change TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at {real} NOT NULL,
+        last_error TEXT,
+        lease_owner TEXT,
+        lease_until {real},
+        created_at {real} NOT NULL,
+        updated_at {real} NOT NULL
+    )""",
+    "CREATE INDEX sync_outbox_due ON sync_outbox (state, next_attempt_at)",
+    "CREATE INDEX sync_outbox_by_item ON sync_outbox (adapter, item_id, id)",
+    """CREATE TABLE sync_transitions (
+        id {id},
+        site TEXT NOT NULL,
+        issue_id TEXT NOT NULL,
+        from_status TEXT NOT NULL,
+        to_status TEXT NOT NULL,
+        state TEXT NOT NULL,
+        at {real} NOT NULL
+    )""",
+    "CREATE INDEX sync_transitions_by_issue ON sync_transitions (site, issue_id, to_status)",
+    """CREATE TABLE sync_processed (
+        site TEXT NOT NULL,
+        change_key TEXT NOT NULL,
+        processed_at {real} NOT NULL,
+        PRIMARY KEY (site, change_key)
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
@@ -345,6 +406,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "a lease per background job of a door, held by one instance at a time", *_V11),
     Migration(
         12, "people, the Jira accounts of each site, mappings, conflicts, held deliveries", *_V12
+    ),
+    Migration(
+        13, "two-way sync: adapters, links, the outbox, its transitions, changes seen", *_V13
     ),
 )
 """In ascending order of version; versions may skip numbers (each branch of work takes its own), and
