@@ -30,6 +30,7 @@ from addon.store._files import create_private_sqlite_file
 __all__ = [
     "Conflict",
     "Connection",
+    "Contention",
     "Db",
     "Refused",
     "Row",
@@ -65,6 +66,11 @@ class Conflict(Exception):
     """A uniqueness constraint refused a write (e.g. another instance stored the same delivery)."""
 
 
+class Contention(StoreUnavailable):
+    """Another instance's concurrent write made the database roll this one back (a deadlock, a
+    serialization failure): nothing is wrong with the write, and it may be tried again."""
+
+
 class Refused(StoreUnavailable):
     """The database refused a value of this write (out of range, too long for an index): the
     write is at fault, not the database, and other writes go on."""
@@ -78,15 +84,19 @@ class _DriverErrors:
     conflict: tuple[type[BaseException], ...]
     refused: tuple[type[BaseException], ...]
     failure: tuple[type[BaseException], ...]
+    contention: tuple[type[BaseException], ...] = ()
 
     @property
     def known(self) -> tuple[type[BaseException], ...]:
-        return (*self.conflict, *self.refused, *self.failure)
+        return (*self.conflict, *self.refused, *self.contention, *self.failure)
 
     def translated(self, exc: BaseException) -> Exception:
-        """What to raise for one of the `known` exceptions: Conflict, Refused or StoreUnavailable."""
+        """What to raise for one of the `known` exceptions: Conflict, Refused, Contention or
+        StoreUnavailable."""
         if isinstance(exc, self.conflict):
             return Conflict(_describe(exc))
+        if isinstance(exc, self.contention):
+            return Contention(f"the database rolled back a write: {_describe(exc)}")
         if isinstance(exc, self.refused):
             return Refused(f"the database refused a value: {_describe(exc)}")
         return StoreUnavailable(f"the database failed: {_describe(exc)}")
@@ -109,6 +119,8 @@ def _driver_errors(postgres: bool) -> _DriverErrors:
         # DataError (a value it cannot encode) is one of the first
         (*sqlite_refused, asyncpg.DataError, asyncpg.ProgramLimitExceededError),
         (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError, *common),
+        # class 40: a deadlock or serialization failure between instances writing at once
+        (asyncpg.TransactionRollbackError,),
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from addon.store import _rejections
-from addon.store._db import Conflict, Connection, Db, Refused, StoreUnavailable
+from addon.store._db import Conflict, Connection, Contention, Db, Refused, StoreUnavailable
 from addon.store._records import DeliveryStatus, HandlerState, NewDelivery, Recorded
 from addon.store._replays import REPLAYED, Seen, first_sightings, judge, seen_in
 from addon.store._storable import fits_index, json_text, storable_text
@@ -190,8 +190,8 @@ class DeliveryWriter:
         """
         try:
             return list(await conn.in_one_trip(self._write, batch, rejections))
-        except Conflict:
-            pass  # another instance stored one of these first: one by one tells which
+        except (Conflict, Contention):
+            pass  # another instance stored one of these first, or wrote beside them: one by one
         except Refused as exc:
             logger.warning(
                 "delivery log writer: a batch of %d was refused (%s); writing each on its own",
@@ -248,7 +248,7 @@ class DeliveryWriter:
         for rejection in rejections:
             try:
                 await conn.in_one_trip(self._write, [], [rejection])
-            except (Conflict, Refused) as exc:
+            except (Conflict, Contention, Refused) as exc:
                 logger.warning("delivery log writer: a rejection record was refused: %s", exc)
         return results
 
@@ -258,7 +258,7 @@ class DeliveryWriter:
         for _ in range(3):
             try:
                 return (await conn.in_one_trip(self._write, [delivery], []))[0]
-            except Conflict:
+            except (Conflict, Contention):
                 continue
             except Refused as exc:
                 logger.error(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from addon.store import StoreUnavailable, connect_database
-from addon.store._db import Conflict
+from addon.store._db import Conflict, Contention
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,6 +76,36 @@ def test_postgres_failures_are_store_unavailable_and_conflicts(postgres_url: str
             finally:
                 await db.execute("DROP TABLE db_layer_test")
         finally:
+            await db.disconnect()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.postgres
+def test_a_deadlock_between_two_writers_is_contention(postgres_url: str) -> None:
+    """PostgreSQL rolls one of two deadlocked writes back: that is Contention (a write to try
+    again, as the delivery writer does), not a failure of the database."""
+
+    async def scenario() -> None:
+        db = await connect_database(postgres_url)
+        try:
+            await db.execute("CREATE TABLE db_deadlock_test (k TEXT PRIMARY KEY, n INTEGER)")
+            await db.execute("INSERT INTO db_deadlock_test VALUES ('a', 0), ('b', 0)")
+            both_locked = asyncio.Barrier(2)
+
+            async def lock(first: str, second: str) -> None:
+                async with db.connection() as conn, conn.transaction():
+                    await conn.execute("UPDATE db_deadlock_test SET n = 1 WHERE k = ?", (first,))
+                    await both_locked.wait()
+                    await conn.execute("UPDATE db_deadlock_test SET n = 2 WHERE k = ?", (second,))
+
+            outcomes = await asyncio.gather(lock("a", "b"), lock("b", "a"), return_exceptions=True)
+            failed = [o for o in outcomes if isinstance(o, BaseException)]
+            assert len(failed) == 1, outcomes
+            assert isinstance(failed[0], Contention), failed[0]
+            assert isinstance(failed[0], StoreUnavailable)  # elsewhere still a 503, as before
+        finally:
+            await db.execute("DROP TABLE IF EXISTS db_deadlock_test")
             await db.disconnect()
 
     asyncio.run(scenario())

@@ -21,6 +21,7 @@ from addon.store import (
     open_store,
     replay_digest,
 )
+from addon.store._db import Contention
 
 
 def new(webhook_id: str | None, status: DeliveryStatus = DeliveryStatus.ACCEPTED) -> NewDelivery:
@@ -382,6 +383,34 @@ def test_token_digests_leave_with_their_deliveries(database_url: str) -> None:
             assert await store.deliveries.prune(older_than=time.time() + 1) == 1
             again = await store.writer.record(signed("wh-2", body=b"{}"))
             assert (again.status, again.token_reused) == (DeliveryStatus.ACCEPTED, False)
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_rolled_back_by_contention_is_written_again(database_url: str) -> None:
+    """A deadlock with another instance (PostgreSQL rolls one writer back) costs no delivery its
+    commit: the batch is written again one by one."""
+
+    async def scenario() -> None:
+        store = await opened(database_url)
+        write = store.writer._write
+        contended = 0
+
+        async def once_contended(*args: Any) -> Any:
+            nonlocal contended
+            if contended == 0:
+                contended += 1
+                raise Contention("deadlock detected")
+            return await write(*args)
+
+        store.writer._write = once_contended  # type: ignore[method-assign]
+        try:
+            results = await asyncio.gather(*(store.writer.record(new(f"c-{i}")) for i in range(20)))
+            assert contended == 1
+            assert {r.status for r in results} == {DeliveryStatus.ACCEPTED}
+            assert len({r.id for r in results}) == 20
         finally:
             await store.close()
 
