@@ -103,6 +103,7 @@ class Worker:
         self.doors = dict(doors or {})
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._renew_task: asyncio.Task[None] | None = None
@@ -116,12 +117,20 @@ class Worker:
         self._renew_task = asyncio.create_task(self._renew(), name="addon-worker-leases")
 
     async def stop(self, *, grace: float = 5.0) -> None:
-        """Stop claiming; let running handlers finish for `grace` seconds, then give their leases back."""
-        for task in (self._loop_task, self._renew_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        """Stop claiming; let running handlers finish for `grace` seconds, then give their leases back.
+
+        The claiming loop and the lease renewal are asked to stop between two store calls, not
+        cancelled in one: a transaction cut short would leave its connection to be reset.
+        """
+        self._stopping.set()
+        self._wake.set()
+        loops = [task for task in (self._loop_task, self._renew_task) if task is not None]
+        if loops:
+            await asyncio.wait(loops, timeout=grace)
+        for task in loops:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._running:
             await asyncio.wait(list(self._running.values()), timeout=grace)
         for task in list(self._running.values()):
@@ -131,13 +140,13 @@ class Worker:
         await self._settle("give the leases back", self.store.queue.release(self.owner))
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 claimed = await self.run_once(wait=False)
             except Exception as exc:  # the database away, or anything else: try again later
                 logger.warning("worker: %s", exc)
                 claimed = 0
-            if claimed == 0:
+            if claimed == 0 and not self._stopping.is_set():
                 self._wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
@@ -167,8 +176,10 @@ class Worker:
         self._running.pop(delivery_id, None)
 
     async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(self.lease_seconds / 3)
+        while not self._stopping.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.lease_seconds / 3)
+                return
             await self._settle(
                 "renew leases",
                 self.store.queue.renew(

@@ -471,3 +471,36 @@ def test_a_handler_sees_the_origin_kind_that_was_ingested(database_url: str) -> 
     ]
     assert forge.asked == [Origin("forge", "install-1")]
     assert sites.asked == [Origin("site", "cloud-2")]
+
+
+def test_stop_lets_a_store_call_in_flight_finish(database_url: str) -> None:
+    """Stopping waits for the claim under way instead of cancelling it mid-transaction (which
+    left asyncpg to reset a connection with an active transaction)."""
+
+    async def scenario(store: Store) -> None:
+        claim = store.queue.claim
+        entered, release = asyncio.Event(), asyncio.Event()
+        finished: list[bool] = []
+
+        async def slow_claim(*args: object, **kwargs: object) -> list[object]:
+            entered.set()
+            try:
+                await release.wait()
+                result = await claim(*args, **kwargs)  # type: ignore[arg-type]
+            except asyncio.CancelledError:
+                finished.append(False)
+                raise
+            finished.append(True)
+            return result  # type: ignore[return-value]
+
+        store.queue.claim = slow_claim  # type: ignore[method-assign]
+        worker = Worker(store, Handlers(), poll_interval=0.02)
+        await worker.start()
+        await asyncio.wait_for(entered.wait(), timeout=5)
+        stopping = asyncio.create_task(worker.stop(grace=5.0))
+        await asyncio.sleep(0.1)
+        release.set()
+        await stopping
+        assert finished == [True]
+
+    run(database_url, scenario)
