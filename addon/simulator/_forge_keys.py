@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
@@ -26,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from addon.simulator._keyserver import KeyServerAddress, KeyServerError
+from addon.simulator._keyserver import KeyServerAddress, LoopbackServer
 
 __all__ = [
     "DEFAULT_FORGE_KEY_SERVER",
@@ -133,58 +131,25 @@ def system_token(now: float | None = None) -> str:
     return jwt.encode(claims, secrets.token_bytes(32), algorithm="HS256")
 
 
-class ForgeKeyServer:
+class ForgeKeyServer(LoopbackServer):
     """Serves the simulated Forge's JWKS at GET /.well-known/jwks.json while used as a context
     manager; `requests` counts the fetches."""
 
+    what = "the Forge key server"
+    setting = "FORGE_JWKS_URL"
+    thread_name = "simulator-forge-key-server"
+
     def __init__(self, address: KeyServerAddress, identity: ForgeIdentity) -> None:
-        self.address = address
+        super().__init__(address)
         self.requests = 0
         self._document = json.dumps({"keys": [identity.jwk]}).encode()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """The value for the add-on's FORGE_JWKS_URL."""
         return self.address.url + JWKS_PATH
 
-    def __enter__(self) -> ForgeKeyServer:
-        try:
-            self._server = ThreadingHTTPServer(
-                (self.address.host, self.address.port), self._handler()
-            )
-        except OSError as exc:
-            raise KeyServerError(
-                f"the Forge key server cannot listen on {self.address}: {exc.strerror or exc};"
-                " choose another address with --key-server HOST:PORT and start the add-on"
-                " with FORGE_JWKS_URL set to it"
-            ) from None
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="simulator-forge-key-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-        self._server = None
-        self._thread = None
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class JwksHandler(BaseHTTPRequestHandler):

@@ -11,11 +11,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Self
 from urllib.parse import unquote, urlsplit
 
 from addon.simulator._errors import SimulatorError
 
-__all__ = ["DEFAULT_KEY_SERVER", "KeyServer", "KeyServerAddress", "KeyServerError"]
+__all__ = [
+    "DEFAULT_KEY_SERVER",
+    "KeyServer",
+    "KeyServerAddress",
+    "KeyServerError",
+    "LoopbackServer",
+]
 
 DEFAULT_KEY_SERVER = "127.0.0.1:8765"
 
@@ -52,36 +59,38 @@ class KeyServerAddress:
         return self.url.removeprefix("http://")
 
 
-class KeyServer:
-    """Serves `keys` (kid -> PEM public key) while used as a context manager.
+class LoopbackServer:
+    """A threaded HTTP server on `address` while used as a context manager: what the simulator's
+    key servers share. A subclass names itself, the add-on setting that points at it, and its
+    request handler."""
 
-    `requested` lists the kids asked for, so a refused install can tell whether the add-on
-    asked this server at all.
-    """
+    what = "the server"
+    setting = ""
+    thread_name = "simulator-server"
 
-    def __init__(self, address: KeyServerAddress, keys: Mapping[str, str]) -> None:
+    def __init__(self, address: KeyServerAddress) -> None:
         self.address = address
-        self.requested: list[str] = []
-        self._keys = dict(keys)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> KeyServer:
-        handler = _handler(self._keys, self.requested)
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
         server_class = _Server6 if _is_ipv6(self.address.host) else ThreadingHTTPServer
         try:
-            self._server = server_class((self.address.host, self.address.port), handler)
+            self._server = server_class((self.address.host, self.address.port), self.handler())
         except OSError as exc:
             raise KeyServerError(
-                f"the key server cannot listen on {self.address}: {exc.strerror or exc};"
+                f"{self.what} cannot listen on {self.address}: {exc.strerror or exc};"
                 " choose another address with --key-server HOST:PORT and start the add-on"
-                " with CONNECT_INSTALL_KEYS_URL set to it"
+                f" with {self.setting} set to it"
             ) from None
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
-            name="simulator-key-server",
+            name=self.thread_name,
             daemon=True,
         )
         self._thread.start()
@@ -100,6 +109,26 @@ class KeyServer:
             self._thread.join(5)
         self._server = None
         self._thread = None
+
+
+class KeyServer(LoopbackServer):
+    """Serves `keys` (kid -> PEM public key) while used as a context manager.
+
+    `requested` lists the kids asked for, so a refused install can tell whether the add-on
+    asked this server at all.
+    """
+
+    what = "the key server"
+    setting = "CONNECT_INSTALL_KEYS_URL"
+    thread_name = "simulator-key-server"
+
+    def __init__(self, address: KeyServerAddress, keys: Mapping[str, str]) -> None:
+        super().__init__(address)
+        self.requested: list[str] = []
+        self._keys = dict(keys)
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self._keys, self.requested)
 
 
 class _Server6(ThreadingHTTPServer):
