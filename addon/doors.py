@@ -90,6 +90,11 @@ class Door(Protocol[M]):
         when the origin cannot be called back."""
         ...
 
+    async def site_client(self, site_url: str) -> JiraClientFactory | None:
+        """A factory of clients for the site named `site_url` (see `addon.reach.site_name`), for
+        work that is not a delivery's (people, sync); None when this door cannot call it."""
+        ...
+
     def jobs(self) -> Sequence[Job]:
         """Its background work, run while the app runs."""
         ...

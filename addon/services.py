@@ -16,6 +16,7 @@ from addon.doors import AnyDoor, Runtime
 from addon.handlers import Handlers
 from addon.ingest import Ingest
 from addon.jobs import JobRunner
+from addon.reach import Reach
 from addon.retention import Retention
 from addon.settings import Settings
 from addon.sources import Sources, secure_source_secrets
@@ -67,6 +68,7 @@ class Services:
     templates: Jinja2Templates
     retention: Retention
     jobs: JobRunner
+    reach: Reach
 
     @property
     def descriptor_json(self) -> bytes:
@@ -123,6 +125,7 @@ async def start_services(
         templates=Jinja2Templates(directory=str(templates_directory())),
         retention=Retention(store, days=settings.delivery_retention_days),
         jobs=JobRunner(store, [job for door in doors for job in door.jobs()]),
+        reach=Reach(doors),
     )
     await store.start()
     if worker is not None:

@@ -36,7 +36,7 @@ from addon.doors import JiraClientFactory, Job, Runtime
 from addon.errors import Refusal
 from addon.incoming import Incoming, parse_json_object
 from addon.settings import Settings
-from addon.store import TenantState, webhook_token_key
+from addon.store import Store, TenantState, webhook_token_key
 
 __all__ = ["KIND", "ConnectDoor", "WebhookMatch", "parse_payload"]
 
@@ -74,6 +74,7 @@ class ConnectDoor:
             if "${" not in module.template.path:
                 path = module.template.path
                 self._by_literal_path[path] = (*self._by_literal_path.get(path, ()), module)
+        self._store: Store | None = None
         self._tenants: TenantCache | None = None
         self._lifecycle: Lifecycle | None = None
 
@@ -102,6 +103,7 @@ class ConnectDoor:
 
     async def start(self, runtime: Runtime) -> None:
         settings = self.settings
+        self._store = runtime.store
         self._tenants = TenantCache(runtime.store, ttl=settings.tenant_cache_seconds)
         self._lifecycle = Lifecycle(
             addon_key=settings.key,
@@ -173,6 +175,21 @@ class ConnectDoor:
         return JiraClientFactory(
             tenant.base_url, functools.partial(client_for_tenant, tenant, self.settings.key)
         )
+
+    async def site_client(self, site_url: str) -> JiraClientFactory | None:
+        if self._store is None:
+            return None
+        for tenant in await self._store.tenants.all():
+            if (
+                tenant.active
+                and tenant.shared_secret is not None
+                and tenant.base_url.rstrip("/").lower() == site_url
+            ):
+                return JiraClientFactory(
+                    tenant.base_url,
+                    functools.partial(client_for_tenant, tenant, self.settings.key),
+                )
+        return None
 
     def _rejection(
         self, request: Incoming, refusal: Refusal, match: WebhookMatch, token: str | None

@@ -137,6 +137,9 @@ class SourceDoor:
     async def jira_client(self, origin: Origin) -> JiraClientFactory | None:
         return None  # a source shares a secret to sign deliveries with, not a way to call back
 
+    async def site_client(self, site_url: str) -> JiraClientFactory | None:
+        return None
+
     async def verify(self, request: Incoming, match: str) -> Delivery | Rejection:
         source_key = match
         shown = masked_key_path(request)
