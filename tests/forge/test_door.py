@@ -163,6 +163,8 @@ class Forge:
     api: FakeApi
     handled: list[dict[str, Any]]
     key: SigningKey
+    by_connect: list[str] = field(default_factory=list)
+    """The Forge events handlers registered for Connect events received."""
 
     def post(
         self,
@@ -231,7 +233,7 @@ class Forge:
         return asyncio.run(read())
 
 
-def _handlers(handled: list[dict[str, Any]]) -> Handlers:
+def _handlers(handled: list[dict[str, Any]], by_connect: list[str]) -> Handlers:
     handlers = Handlers()
 
     @handlers.on("*")
@@ -249,6 +251,10 @@ def _handlers(handled: list[dict[str, Any]]) -> Handlers:
             seen["no_token"] = str(exc)
         handled.append(seen)
 
+    @handlers.on("jira:issue_updated", "comment_created", "comment_updated")
+    async def connect_handler(event: Event) -> None:
+        by_connect.append(event.name)
+
     return handlers
 
 
@@ -262,12 +268,13 @@ def running(database_url: str, jwks_url: str, jwks: JwksServer, key: SigningKey)
         forge_jwks_url=jwks_url,
         encryption_keys=(ENCRYPTION_KEY,),
     )
-    app = create_app(settings, handlers=_handlers(handled))
+    by_connect: list[str] = []
+    app = create_app(settings, handlers=_handlers(handled, by_connect))
     with LoopbackServer(app, lifespan="on") as server:
         [door] = [d for d in app.state.services.doors if isinstance(d, ForgeDoor)]
         api = FakeApi()
         door.transport = api.transport()
-        yield Forge(server.url, database_url, jwks, door, api, handled, key)
+        yield Forge(server.url, database_url, jwks, door, api, handled, key, by_connect)
 
 
 @pytest.fixture
@@ -606,3 +613,34 @@ def test_a_key_set_that_cannot_be_fetched_is_503_with_retry_after(
         tick = forge.post("/forge/tick", {})
         assert tick.status_code == 503 and "retry-after" in tick.headers
         assert forge.rows(0) == [] and forge.handled == []
+
+
+def test_a_connect_handler_gets_the_exact_forge_equivalent_only(forge: Forge) -> None:
+    comment = {**issue_event("avi:jira:commented:issue", key="FD-70"), "comment": {"id": "10200"}}
+    assert forge.event(comment).status_code == 204
+    assert forge.event(issue_event(key="FD-71")).status_code == 204
+    forge.seen(2)
+    time.sleep(0.2)
+    # jira:issue_updated's handler gets avi:jira:updated:issue; comment_created's and
+    # comment_updated's never get avi:jira:commented:issue, which covers both
+    assert forge.by_connect == ["avi:jira:updated:issue"]
+
+
+def test_the_normalised_view_reads_forge_payloads(forge: Forge) -> None:
+    comment = {**issue_event("avi:jira:commented:issue", key="FD-80"), "comment": {"id": "10201"}}
+    sprint = {
+        "eventType": "avi:jira-software:started:sprint",
+        "atlassianId": ACTOR,
+        "sprint": {"id": 37, "originBoardId": 4, "name": "Sprint 9"},
+    }
+    assert forge.event(comment).status_code == 204
+    assert forge.event(sprint).status_code == 204
+    commented, started = forge.rows(2)
+    assert (commented.resource, commented.issue_key, commented.project_key) == (
+        "comment",
+        "FD-80",
+        "FD",
+    )
+    assert commented.actor == started.actor == ACTOR
+    assert (started.resource, started.action, started.sprint_id) == ("sprint", "started", "37")
+    assert [row.id for row in forge.rows(1, q=ACTOR)] == [commented.id, started.id]
