@@ -269,6 +269,7 @@ def _evidence(call: ForgeCall) -> Evidence:
         },
         verification={
             **call.evidence(),
+            "matched": True,
             "envelope": "payload" if call.event is not None and call.event.enveloped else "top",
         },
     )

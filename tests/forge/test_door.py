@@ -38,6 +38,7 @@ API_BASE = f"https://api.atlassian.com/ex/jira/{CLOUD_ID}"
 SITE = "https://forge-door.atlassian.net"
 ENCRYPTION_KEY = b"k" * 32
 CHALLENGE = 'Bearer realm="forge"'
+INSPECTOR = ("inspector", "forge-door-inspector-password")
 ACTOR = "712020:0e5a7c5e-1f0b-4a3e-9c57-2f1c4a6b8d90"
 
 
@@ -267,6 +268,8 @@ def running(database_url: str, jwks_url: str, jwks: JwksServer, key: SigningKey)
         forge_app_id=APP_ID,
         forge_jwks_url=jwks_url,
         encryption_keys=(ENCRYPTION_KEY,),
+        inspector_username=INSPECTOR[0],
+        inspector_password=INSPECTOR[1],
     )
     by_connect: list[str] = []
     app = create_app(settings, handlers=_handlers(handled, by_connect))
@@ -377,9 +380,9 @@ def test_without_a_system_token_the_client_names_the_scheduled_trigger(forge: Fo
     assert forge.api.calls == []
 
 
-def test_the_origin_names_the_connect_site_of_the_same_installation(
-    forge: Forge, sqlite_url: str
-) -> None:
+def install_connect_on_forge(sqlite_url: str) -> None:
+    """A Connect tenant installed through Forge: its `installed` carries the installation id."""
+
     async def install_connect() -> None:
         store = await open_store(sqlite_url)
         try:
@@ -397,6 +400,12 @@ def test_the_origin_names_the_connect_site_of_the_same_installation(
             await store.db.disconnect()
 
     asyncio.run(install_connect())
+
+
+def test_the_origin_names_the_connect_site_of_the_same_installation(
+    forge: Forge, sqlite_url: str
+) -> None:
+    install_connect_on_forge(sqlite_url)
     assert forge.event(lifecycle(), system=system_token()).status_code == 204
     assert forge.installation()["site_url"] == SITE
     [seen] = forge.seen(1)
@@ -644,3 +653,54 @@ def test_the_normalised_view_reads_forge_payloads(forge: Forge) -> None:
     assert commented.actor == started.actor == ACTOR
     assert (started.resource, started.action, started.sprint_id) == ("sprint", "started", "37")
     assert [row.id for row in forge.rows(1, q=ACTOR)] == [commented.id, started.id]
+
+
+def inspect(forge: Forge, path: str, **params: Any) -> httpx.Response:
+    answer = httpx.get(
+        f"{forge.base_url}/inspector{path}", params=params, auth=INSPECTOR, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def test_the_inspector_shows_a_connect_tenant_and_its_forge_installation_as_one_site(
+    forge: Forge, sqlite_url: str
+) -> None:
+    install_connect_on_forge(sqlite_url)
+    token = system_token()
+    fit = forge.key.sign(fit_claims())
+    assert forge.event(lifecycle(), token=fit, system=token).status_code == 204
+    assert forge.event(issue_event(key="FD-90")).status_code == 204
+    [tenant] = inspect(forge, "/api/tenants").json()["tenants"]
+    assert tenant["base_url"] == SITE and tenant["installation_id"] == INSTALLATION
+    [installation] = tenant["forge_installations"]
+    assert installation["installation_id"] == INSTALLATION
+    assert installation["state"] == "active" and installation["system_token_expires_at"]
+    assert inspect(forge, "/api/tenants").json()["forge_installations"] == []
+    page = inspect(forge, "/tenants").text
+    assert page.count(SITE) == 1 and "forge remote" in page
+
+    listed = inspect(forge, "/api/deliveries", kind="forge").json()["deliveries"]
+    assert [d["event"] for d in listed] == ["avi:jira:updated:issue", "avi:forge:installed:app"]
+    assert {(d["origin_kind"], d["origin"], d["site_url"]) for d in listed} == {
+        ("forge", INSTALLATION, SITE)
+    }
+    assert inspect(forge, "/api/deliveries", kind="connect").json()["deliveries"] == []
+    installed_id = listed[1]["id"]
+    detail = inspect(forge, f"/api/deliveries/{installed_id}").text
+    html = inspect(forge, f"/deliveries/{installed_id}").text
+    for shown in (detail, html):
+        assert forge.key.kid in shown and APP_ID in shown and "forge/invocation-token" in shown
+        assert fit not in shown and fit.split(".")[2] not in shown
+        assert token not in shown and token.split(".")[1] not in shown
+    assert "Canonical request" not in html and "Forge Invocation Token" in html
+
+
+def test_a_forge_installation_without_a_connect_tenant_is_its_own_site(forge: Forge) -> None:
+    assert forge.event(lifecycle()).status_code == 204
+    answer = inspect(forge, "/api/tenants").json()
+    assert answer["tenants"] == []
+    [installation] = answer["forge_installations"]
+    assert installation["installation_id"] == INSTALLATION and installation["cloud_id"] == CLOUD_ID
+    assert installation["system_token_expires_at"] is None
+    assert INSTALLATION in inspect(forge, "/tenants").text
