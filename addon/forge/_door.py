@@ -129,6 +129,12 @@ class ForgeDoor:
             payload=event.event,
             request=request,
             headers=WebhookHeaders(webhook_id=event.delivery_id, retry=event.retry),
+            ignored=(
+                f"Forge installation {installation.installation_id} is uninstalled (preUninstall"
+                " was called); an avi:forge:installed:app installs it again"
+                if installation.uninstalled
+                else None
+            ),
             evidence=_evidence(call),
             hidden_headers=HIDDEN,
         )
