@@ -19,6 +19,7 @@ from addon import inspector
 from addon.connect import ConnectDoor, RenderedDescriptor, render_for
 from addon.doors import AnyDoor
 from addon.errors import NotFound
+from addon.forge import ForgeDoor
 from addon.handlers import Handlers, load_handlers
 from addon.redact import install_log_filter
 from addon.services import start_services, stop_services, templates_directory
@@ -38,6 +39,7 @@ DOORS: tuple[tuple[Callable[[Settings], bool], DoorFactory], ...] = (
     # (whether its settings are present, how to build it); a webhook path is tried in this order
     (lambda settings: True, ConnectDoor),
     (lambda settings: True, lambda settings, rendered: SourceDoor()),
+    (lambda settings: settings.forge_app_id is not None, lambda s, rendered: ForgeDoor(s)),
 )
 
 logger = logging.getLogger("addon")

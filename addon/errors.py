@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 __all__ = [
     "BadRequest",
     "NotFound",
@@ -24,6 +26,11 @@ class Refusal(Exception):
         self.reason = reason
         if code is not None:
             self.code = code
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Headers the answer carries besides the error (a 503's `Retry-After`)."""
+        return {}
 
     def to_dict(self) -> dict[str, str]:
         return {"error": self.code, "reason": self.reason}

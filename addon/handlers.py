@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+import descriptor
 from addon.delivery import Origin
 from addon.ingest import View
 
@@ -51,23 +52,25 @@ class Event:
     client_factory: Callable[[], httpx.AsyncClient] | None = field(default=None, repr=False)
 
     def jira_client(self) -> httpx.AsyncClient:
-        """A client for the tenant's REST API that signs every request as this add-on.
+        """A client for the site's REST API that signs every request as this add-on.
 
             async with event.jira_client() as jira:
                 issue = (await jira.get(f"/rest/api/3/issue/{event.view.issue_key}")).json()
 
-        Only for Connect deliveries from an installed tenant; otherwise `NoJiraClient`.
+        For Connect deliveries from an installed tenant (a Connect JWT) and Forge deliveries from
+        an installation with an unexpired system token (Bearer, to its API base URL); otherwise
+        `NoJiraClient`.
         """
         if self.client_factory is None:
             raise NoJiraClient(
                 f"no signed client for a delivery from {self.origin.kind} {self.origin.key!r}: "
-                "only installed Connect tenants share a secret to sign requests with"
+                "only installed Connect tenants and Forge installations can be called back"
             )
         return self.client_factory()
 
 
 class NoJiraClient(RuntimeError):
-    """The event's origin cannot be called back with a Connect JWT."""
+    """The event's origin cannot be called back (no shared secret, no system token)."""
 
 
 Handler = Callable[[Event], Awaitable[None]]
@@ -97,7 +100,13 @@ class Handlers:
         self._handlers.setdefault(event, []).append(handler)
 
     def for_event(self, name: str) -> list[Handler]:
-        return [*self._handlers.get(name, ()), *self._handlers.get("*", ())]
+        """Its handlers, then those of the Connect event it is exactly (a Forge event, see
+        `descriptor.product_event`), then those of `"*"`."""
+        found = list(self._handlers.get(name, ()))
+        forge = descriptor.product_event(name)
+        if forge is not None and forge.equivalent is not None:
+            found += [h for h in self._handlers.get(forge.equivalent, ()) if h not in found]
+        return [*found, *self._handlers.get("*", ())]
 
     def events(self) -> list[str]:
         return sorted(self._handlers)

@@ -43,7 +43,7 @@ def normalise(event: str | None, payload: Any, context: Mapping[str, str] | None
     context = context or {}
     if not event:
         return View(issue_key=context.get("issue.key"), project_key=context.get("project.key"))
-    known = descriptor.lookup(event)
+    known = descriptor.lookup(event) or descriptor.product_event(event)
     resource, action = (known.resource, known.action) if known else _guess(event)
     keys = descriptor.main_keys(event, payload)
     return View(

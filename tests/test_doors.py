@@ -9,6 +9,8 @@ A new door adds its `Sender` here: how Jira signs a delivery through it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -21,10 +23,12 @@ import pytest
 
 from addon.app import create_app
 from addon.auth import encode_hs256, query_string_hash
+from addon.forge import ForgeInstallations, SiteDetails
 from addon.handlers import Event, Handlers, NoJiraClient
 from addon.settings import Settings
 from addon.sources import SourceMode, Sources
 from addon.store import Delivery, DeliveryFilter, DeliveryStatus, Store, TenantState, open_store
+from tests.support.jwks import JwksServer, SigningKey, make_signing_key
 from tests.support.loopback import LoopbackServer
 
 EVENT = "jira:issue_updated"
@@ -47,6 +51,12 @@ class Sender:
     """Headers for (origin, target, body, good): a good or a bad credential."""
     challenge: str | None
     calls_back: bool
+    event: str = EVENT
+    """The event name its deliveries are recorded under."""
+    client_url: str = "https://door.example.net"
+    """Where its Jira client calls (a Forge installation's API base URL, not the site)."""
+    wrap: Callable[[bytes, str], bytes] = lambda body, identifier: body
+    """The body as this door's sender sends `body` with the delivery `identifier`."""
 
 
 def _connect_path(origin: str) -> str:
@@ -112,9 +122,77 @@ async def _source(store: Store, base_url: str) -> Sender:
     )
 
 
+FORGE_APP_ID = "ari:cloud:ecosystem::app/8db33809-1f32-48bb-8c52-5877dab48107"
+FORGE_CLOUD_ID = "a436116f-02ce-4520-8fbb-7301462a1674"
+FORGE_API = f"https://api.atlassian.com/ex/jira/{FORGE_CLOUD_ID}"
+FORGE_EVENT = "avi:jira:updated:issue"
+
+
+@functools.cache
+def forge_keys() -> tuple[SigningKey, SigningKey]:
+    """Forge's key, and another key under the same kid (a forged signature)."""
+    return make_signing_key("forge/contract"), make_signing_key("forge/contract")
+
+
+def _forge_installation(origin: str) -> str:
+    return f"ari:cloud:ecosystem::installation/{origin}"
+
+
+def _forge_wrap(body: bytes, identifier: str) -> bytes:
+    """Forge sends no identifier (its deliveries' is derived from the body): the test's rides in
+    the event, as its issue key, where the log's search finds it."""
+    document = json.loads(body)
+    if "webhookEvent" not in document:
+        return body  # not an event: sent as it is
+    del document["webhookEvent"]
+    document["issue"] = {"key": identifier or document["issue"]["key"]}
+    return json.dumps({"eventType": FORGE_EVENT, **document}).encode()
+
+
+async def _forge(store: Store, base_url: str) -> Sender:
+    installations = ForgeInstallations(store.db, store.box)
+    for origin in ("forge-on", "forge-off"):
+        site = SiteDetails(
+            _forge_installation(origin), FORGE_API, FORGE_CLOUD_ID, "https://door.example.net"
+        )
+        await installations.seen(site, installed=True, now=time.time())
+    await installations.save_system_token(
+        _forge_installation("forge-on"), "t0ken", time.time() + 600
+    )
+    await installations.mark_uninstalled(_forge_installation("forge-off"), now=time.time())
+    good, forged = forge_keys()
+
+    def sign(origin: str, target: str, body: bytes, is_good: bool) -> dict[str, str]:
+        now = int(time.time())
+        installation = _forge_installation(origin)
+        claims = {
+            "app": {"installationId": installation, "apiBaseUrl": FORGE_API, "id": FORGE_APP_ID},
+            "aud": FORGE_APP_ID,
+            "iss": "forge/invocation-token",
+            "iat": now,
+            "nbf": now,
+            "exp": now + 25,
+        }
+        return {"Authorization": f"Bearer {(good if is_good else forged).sign(claims)}"}
+
+    return Sender(
+        kind="forge",
+        origin=_forge_installation("forge-on"),
+        ignored_origin=_forge_installation("forge-off"),
+        path=lambda origin: "/forge/events",
+        sign=lambda origin, *rest: sign(origin.rsplit("/", 1)[-1], *rest),
+        challenge='Bearer realm="forge"',
+        calls_back=True,
+        event=FORGE_EVENT,
+        client_url=FORGE_API + "/",  # httpx ends a base URL with a path with a slash
+        wrap=_forge_wrap,
+    )
+
+
 DOORS: dict[str, Callable[[Store, str], Awaitable[Sender]]] = {
     "connect": _connect,
     "source": _source,
+    "forge": _forge,
 }
 
 
@@ -132,6 +210,7 @@ class Door:
     ) -> httpx.Response:
         origin = origin or self.sender.origin
         target = self.sender.path(origin)
+        body = self.sender.wrap(body, identifier)
         headers = {
             "Content-Type": "application/json",
             "X-Atlassian-Webhook-Identifier": identifier,
@@ -192,12 +271,16 @@ def door(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> I
         )
 
     base_url = "http://127.0.0.1:8000"  # a qsh covers the path only: any port serves
+    stack = contextlib.ExitStack()
+    forge = stack.enter_context(JwksServer([forge_keys()[0]]))
     settings = Settings(
         base_url=base_url,
         key=ADDON_KEY,
         database_url=database_url,
         max_body_bytes=MAX_BODY,
         tenant_cache_seconds=0,
+        forge_app_id=FORGE_APP_ID,
+        forge_jwks_url=forge.url,
     )
 
     async def prepare() -> Sender:
@@ -209,7 +292,7 @@ def door(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> I
 
     sender = asyncio.run(prepare())
     app = create_app(settings, handlers=handlers)
-    with LoopbackServer(app, lifespan="on") as server:
+    with stack, LoopbackServer(app, lifespan="on") as server:
         yield Door(sender, server.url, database_url, handled)
 
 
@@ -221,7 +304,7 @@ def test_a_delivery_is_accepted_once_and_its_retries_are_duplicates(door: Door) 
     assert [row.status for row in rows] == [DeliveryStatus.ACCEPTED, DeliveryStatus.DUPLICATE]
     assert rows[1].duplicate_of == rows[0].id
     assert {(row.origin_kind, row.origin, row.event) for row in rows} == {
-        (door.sender.kind, door.sender.origin, EVENT)
+        (door.sender.kind, door.sender.origin, door.sender.event)
     }
 
 
@@ -232,7 +315,8 @@ def test_a_handler_gets_the_origin_it_was_ingested_from_and_its_door_s_client(
     [seen] = door.seen(1)
     assert (seen["kind"], seen["key"]) == (door.sender.kind, door.sender.origin)
     if door.sender.calls_back:
-        assert seen["client"] == seen["site_url"] == "https://door.example.net"
+        assert seen["site_url"] == "https://door.example.net"
+        assert seen["client"] == door.sender.client_url
     else:
         assert seen["client"] is None and seen["site_url"] is None
 

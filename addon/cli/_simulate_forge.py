@@ -17,6 +17,7 @@ from addon.simulator import (
     forge_install,
     forge_send,
     forge_tick,
+    forge_uninstall,
 )
 
 __all__ = ["register_forge"]
@@ -28,7 +29,7 @@ def register_forge(actions: Any) -> None:
         help="act as Forge: Forge Remote calls with invocation tokens (issue 18)",
         description=(
             "Act as Forge toward the add-on's Forge Remote routes (ADDON/forge/events,"
-            " ADDON/forge/tick): each call carries a Forge Invocation Token for FORGE_APP_ID,"
+            " ADDON/forge/tick, ADDON/forge/uninstall): each call carries a Forge Invocation Token for FORGE_APP_ID,"
             " signed with the simulated Forge key, which is served as a JWKS at"
             f" http://{DEFAULT_FORGE_KEY_SERVER}/.well-known/jwks.json while the command runs"
             " (start the add-on with FORGE_JWKS_URL set to it). The installation is that of"
@@ -59,10 +60,14 @@ def register_forge(actions: Any) -> None:
     tick_parser = forge_actions.add_parser(
         "tick", help="call the hourly scheduled trigger (it brings a fresh system token)"
     )
+    uninstall_parser = forge_actions.add_parser(
+        "uninstall", help="call the preUninstall endpoint (the add-on erases the system token)"
+    )
     for parser, run in (
         (install_parser, run_forge_install),
         (send_parser, run_forge_send),
         (tick_parser, run_forge_tick),
+        (uninstall_parser, run_forge_uninstall),
     ):
         _common(parser)
         parser.add_argument(
@@ -122,4 +127,10 @@ def run_forge_send(args: argparse.Namespace) -> int:
 def run_forge_tick(args: argparse.Namespace) -> int:
     target, call = _forge_target(args), _forge_call(args)
     answers = _run(lambda: forge_tick(target, _report, call))
+    return 0 if all(answer.ok for answer in answers) else 1
+
+
+def run_forge_uninstall(args: argparse.Namespace) -> int:
+    target, call = _forge_target(args), _forge_call(args)
+    answers = _run(lambda: forge_uninstall(target, _report, call))
     return 0 if all(answer.ok for answer in answers) else 1

@@ -2,6 +2,8 @@
 trigger) verified into plain values for the pipeline, and the app's system token."""
 
 from addon.forge._call import ROUTES, ForgeCall, verify_call
+from addon.forge._client import NoSystemToken, SystemTokenAuth, forge_client
+from addon.forge._door import ForgeDoor
 from addon.forge._errors import (
     IsolatedCloudUnsupported,
     MalformedAuthorization,
@@ -28,6 +30,7 @@ __all__ = [
     "SILENT_AFTER",
     "SYSTEM_TOKEN_HEADER",
     "ForgeCall",
+    "ForgeDoor",
     "ForgeEvent",
     "ForgeInstallation",
     "ForgeInstallations",
@@ -38,11 +41,14 @@ __all__ = [
     "MalformedSystemToken",
     "MissingEventType",
     "MissingInvocationToken",
+    "NoSystemToken",
     "NotAnInvocationToken",
     "SiteDetails",
     "SystemToken",
+    "SystemTokenAuth",
     "WrongAudience",
     "bearer_token",
+    "forge_client",
     "read_event",
     "read_system_token",
     "verify_call",

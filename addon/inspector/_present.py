@@ -191,6 +191,8 @@ CHECK_SCHEMES = {
     "compared with the {header} header)",
     "header-token": "the {header} header against the source's secret (kept as a SHA-256 digest)",
     "bearer": "the {header} header (Bearer) against the source's secret (kept as a SHA-256 digest)",
+    "forge-invocation-token": "the Forge Invocation Token in the Authorization header (RS256 with"
+    " a key of Forge's key set; iss, aud = FORGE_APP_ID, exp, nbf, iat)",
 }
 SECRET_USED = {
     "current": "the current one",
@@ -224,6 +226,9 @@ def check_view(delivery: Delivery) -> CheckView | None:
         ("Checked", described.format(algorithm=algorithm, header=header or "?")),
         ("Header", header or ""),
         ("Secret", SECRET_USED.get(str(record.get("secret")), "")),
+        ("Key id", str(record.get("kid") or "")),
+        ("Envelope", str(record.get("envelope") or "")),
+        ("System token", _system_token_text(record)),
     ]
     return CheckView(
         scheme=scheme,
@@ -231,6 +236,17 @@ def check_view(delivery: Delivery) -> CheckView | None:
         matched=matched if isinstance(matched, bool) else None,
         rows=[(name, value) for name, value in rows if value],
     )
+
+
+def _system_token_text(record: Mapping[str, Any]) -> str:
+    """Whether a Forge call brought the app's system token, and until when (never the token)."""
+    if "system_token" not in record:
+        return ""
+    token = record.get("system_token")
+    expires = token.get("expires_at") if isinstance(token, Mapping) else None
+    if isinstance(expires, int | float) and not isinstance(expires, bool):
+        return f"came, valid until {time_text(float(expires))} (kept encrypted)"
+    return "none came"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from starlette.routing import Route, request_response
 
 from addon.errors import BadRequest, NotFound
 from addon.inspector._csrf import FIELD, REFERRER_POLICY, CsrfGuard, CsrfRefused
+from addon.inspector._forge import forge_json, forge_view
 from addon.inspector._json import delivery_detail_json, delivery_json, tenant_json
 from addon.inspector._live import event_stream, new_event_json
 from addon.inspector._queries import (
@@ -23,7 +24,7 @@ from addon.inspector._queries import (
     list_query,
     stream_start,
 )
-from addon.inspector._reads import load_detail, load_page, load_tenants, tenants_of
+from addon.inspector._reads import forge_only, load_detail, load_page, load_tenants, tenants_of
 from addon.inspector._views import UrlFor, detail_view, row_view, tenant_view
 from addon.services import Services
 from addon.store import Delivery, NotReplayable
@@ -198,7 +199,8 @@ async def replay_page(request: Request) -> Response:
 
 
 async def tenants_page(request: Request) -> Response:
-    summaries = await load_tenants(_services(request).store)
+    store = _services(request).store
+    summaries = await load_tenants(store)
     detail_url = _detail_url(request)
     here = _path(request, "inspector:deliveries")
     tenants = [
@@ -214,6 +216,11 @@ async def tenants_page(request: Request) -> Response:
     context = {
         **_chrome(request, "Tenants", "tenants"),
         "tenants": tenants,
+        "forge": {s.tenant.client_key: [forge_view(i) for i in s.forge] for s in summaries},
+        "forge_only": [
+            (forge_view(i), _with_query(here, {"kind": "forge", "origin": i.installation_id}))
+            for i in await forge_only(store, summaries)
+        ],
         "json_url": _path(request, "inspector:api_tenants"),
     }
     return _page(request, "tenants.html", context)
@@ -243,10 +250,15 @@ async def api_delivery(request: Request) -> Response:
 
 
 async def api_tenants(request: Request) -> Response:
-    summaries = await load_tenants(_services(request).store)
-    return JSONResponse(
-        {"tenants": [tenant_json(s.tenant, s.last, s.installation_ids) for s in summaries]}
-    )
+    store = _services(request).store
+    summaries = await load_tenants(store)
+    tenants = []
+    for s in summaries:
+        tenant = tenant_json(s.tenant, s.last, s.installation_ids)
+        tenant["forge_installations"] = [forge_json(i) for i in s.forge]
+        tenants.append(tenant)
+    others = [forge_json(i) for i in await forge_only(store, summaries)]
+    return JSONResponse({"tenants": tenants, "forge_installations": others})
 
 
 async def api_stream(request: Request) -> Response:
@@ -257,7 +269,7 @@ async def api_stream(request: Request) -> Response:
     detail_url = _detail_url(request)
 
     async def render(deliveries: Sequence[Delivery]) -> list[str]:
-        tenants = await tenants_of(services.tenants, deliveries)
+        tenants = await tenants_of(services.tenants, deliveries, services.store)
         return [
             new_event_json(
                 d.id, template.render(row=row_view(d, tenants.get(d.origin or ""), detail_url))

@@ -101,6 +101,7 @@ class DetailView:
     qsh: QshCheck | None
     check: CheckView | None
     show_connect: bool
+    show_canonical: bool
     show_check: bool
     headers: list[tuple[str, str]]
     context: list[tuple[str, str]]
@@ -170,6 +171,7 @@ def detail_view(
         qsh=qsh,
         check=check,
         show_connect=connect or token is not None or qsh is not None,
+        show_canonical=connect or qsh is not None,
         show_check=not connect or check is not None,
         headers=sorted(delivery.headers.items()),
         context=sorted(delivery.context.items()),

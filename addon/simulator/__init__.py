@@ -20,7 +20,14 @@ add-on with CONNECT_INSTALL_KEYS_URL=http://127.0.0.1:8765 so that it fetches it
 from addon.simulator._addon import DEFAULT_ADDON_URL, fetch_descriptor, http_client
 from addon.simulator._atlassian import DEFAULT_ATLASSIAN_ADDRESS, FakeAtlassian, FakeSite
 from addon.simulator._errors import SimulatorError
-from addon.simulator._forge import ForgeCall, ForgeTarget, forge_install, forge_send, forge_tick
+from addon.simulator._forge import (
+    ForgeCall,
+    ForgeTarget,
+    forge_install,
+    forge_send,
+    forge_tick,
+    forge_uninstall,
+)
 from addon.simulator._forge_keys import DEFAULT_FORGE_KEY_SERVER
 from addon.simulator._forge_payloads import ENVELOPES
 from addon.simulator._install import install, uninstall
@@ -63,6 +70,7 @@ __all__ = [
     "forge_install",
     "forge_send",
     "forge_tick",
+    "forge_uninstall",
     "http_client",
     "install",
     "read_payload_file",

@@ -3,6 +3,7 @@
     addon simulate forge install            # avi:forge:installed:app to ADDON/forge/events
     addon simulate forge send EVENT         # a product event (avi:jira:updated:issue, ...)
     addon simulate forge tick               # the hourly scheduled trigger, to ADDON/forge/tick
+    addon simulate forge uninstall          # the preUninstall call, to ADDON/forge/uninstall
 
 Each call carries a Forge Invocation Token signed with the simulated Forge key (served as a JWKS
 on 127.0.0.1:8766 while the command runs; start the add-on with FORGE_JWKS_URL pointing there),
@@ -41,12 +42,22 @@ from addon.simulator._state import (
     save_state,
 )
 
-__all__ = ["ForgeCall", "ForgeTarget", "forge_install", "forge_send", "forge_tick"]
+__all__ = [
+    "ForgeCall",
+    "ForgeTarget",
+    "forge_install",
+    "forge_send",
+    "forge_tick",
+    "forge_uninstall",
+]
 
 Report = Callable[[str], None]
 
 EVENTS_PATH = "/forge/events"
 TICK_PATH = "/forge/tick"
+UNINSTALL_PATH = "/forge/uninstall"
+UNINSTALL_ENDPOINT = "forge-uninstall"
+UNINSTALL_KEY = "forge-pre-uninstall"
 EVENTS_ENDPOINT = "forge-events"
 TICK_ENDPOINT = "forge-tick"
 SCHEDULE_KEY = "forge-hourly"
@@ -111,6 +122,20 @@ async def forge_tick(target: ForgeTarget, report: Report, call: ForgeCall) -> li
     return await _deliver(target, state, installation_id, TICK_PATH, body, once, report)
 
 
+async def forge_uninstall(target: ForgeTarget, report: Report, call: ForgeCall) -> list[Answer]:
+    """Call the `preUninstall` endpoint, as Forge does before it uninstalls the app.
+
+    A function's `preUninstall` gets `context: {cloudId, moduleKey}` and a `contextToken`
+    ("preUninstall" manifest reference); the remote's body is not documented, so the context is
+    sent (the add-on reads the installation from the token, nothing from the body).
+    """
+    state, installation_id = _prepare(target)
+    assert state.forge is not None
+    body = {"context": {"cloudId": state.forge.cloud_id, "moduleKey": UNINSTALL_KEY}}
+    once = ForgeCall(envelope="top", retry=False, system_token=call.system_token)
+    return await _deliver(target, state, installation_id, UNINSTALL_PATH, body, once, report)
+
+
 def _prepare(target: ForgeTarget) -> tuple[SimulatorState, str]:
     """The state (with a simulated Forge, saved) and the installation id the calls are for."""
     state = load_state(target.state_path) or SimulatorState(SiteIdentity.generate())
@@ -148,7 +173,9 @@ async def _deliver(
 ) -> list[Answer]:
     assert state.forge is not None
     url = _addon_url(state, target.addon_url) + path
-    module_key = TICK_ENDPOINT if path == TICK_PATH else EVENTS_ENDPOINT
+    module_key = {TICK_PATH: TICK_ENDPOINT, UNINSTALL_PATH: UNINSTALL_ENDPOINT}.get(
+        path, EVENTS_ENDPOINT
+    )
     attempts = [0, 1] if call.retry else [0]
     answers = []
     with ForgeKeyServer(target.key_server, state.forge):

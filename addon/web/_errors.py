@@ -36,7 +36,9 @@ def refusal_response(
     (the door's `WWW-Authenticate`, if it has one); a server-side refusal (5xx) is logged too."""
     if refusal.status >= 500:
         logger.warning("%s %s: %s", method, mask_credentials(path), refusal)
-    headers = {"WWW-Authenticate": challenge} if refusal.status == 401 and challenge else None
+    headers = dict(refusal.headers)
+    if refusal.status == 401 and challenge:
+        headers["WWW-Authenticate"] = challenge
     return error_response(refusal.status, refusal.code, refusal.reason, headers=headers)
 
 
