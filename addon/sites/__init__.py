@@ -32,6 +32,7 @@ from addon.sites._consent import (
     check_state,
     start_consent,
 )
+from addon.sites._door import SiteDoor
 from addon.sites._errors import (
     AtlassianError,
     ConnectToken,
@@ -47,6 +48,7 @@ from addon.sites._errors import (
     StateMissing,
     StateRefused,
     StateUnknown,
+    UnknownSite,
     WrongAlgorithm,
     WrongSignature,
 )
@@ -76,12 +78,14 @@ from addon.sites._webhooks import (
     plan_upkeep,
     project_filter,
 )
+from addon.sites._work import KIND, SiteWork
 
 __all__ = [
     "CATCH_UP_EVENT",
     "CATCH_UP_FIELDS",
     "CHOICE_SECONDS",
     "DAY",
+    "KIND",
     "OVERLAP_SECONDS",
     "REFRESH_TOKEN_LIFETIME",
     "REFRESH_TOKEN_WARNING",
@@ -104,10 +108,12 @@ __all__ = [
     "Resource",
     "SearchPage",
     "Site",
+    "SiteDoor",
     "SiteStatus",
     "SiteStore",
     "SiteUpkeep",
     "SiteWebhook",
+    "SiteWork",
     "StateCookie",
     "StateExpired",
     "StateForeign",
@@ -116,6 +122,7 @@ __all__ = [
     "StateUnknown",
     "TokenGrant",
     "TokenKeeper",
+    "UnknownSite",
     "UpkeepPlan",
     "UpkeepReport",
     "WebhookKeeper",
