@@ -52,6 +52,7 @@ from addon.sites._errors import (
     WrongAlgorithm,
     WrongSignature,
 )
+from addon.sites._facts import all_site_facts, site_facts
 from addon.sites._matched import WebhookMatch, match_registrations
 from addon.sites._records import (
     DAY,
@@ -129,6 +130,7 @@ __all__ = [
     "WebhookMatch",
     "WrongAlgorithm",
     "WrongSignature",
+    "all_site_facts",
     "authorize_url",
     "callback_url",
     "catch_up",
@@ -143,6 +145,7 @@ __all__ = [
     "plan_upkeep",
     "project_filter",
     "resume_choice",
+    "site_facts",
     "start_consent",
     "upkeep_sites",
     "verify_delivery_token",
