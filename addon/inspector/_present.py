@@ -225,6 +225,9 @@ def check_view(delivery: Delivery) -> CheckView | None:
         ("Header", header or ""),
         ("Secret", SECRET_USED.get(str(record.get("secret")), "")),
     ]
+    shown = record.get("shown")  # a door's own facts of its check, shown as given
+    if isinstance(shown, dict):
+        rows += [(str(name), str(value)) for name, value in shown.items()]
     return CheckView(
         scheme=scheme,
         header=header,

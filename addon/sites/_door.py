@@ -23,12 +23,13 @@ from addon.delivery import (
     webhook_headers,
     webhook_identifier,
 )
-from addon.doors import JiraClientFactory, Job, Runtime
+from addon.doors import JiraClientFactory, Job, Runtime, SiteFacts
 from addon.errors import BadRequest, Refusal
 from addon.incoming import Incoming, parse_json_object
 from addon.settings import Settings
 from addon.sites._client import site_jira_client
 from addon.sites._errors import DeliveryRefused, UnknownSite
+from addon.sites._facts import all_site_facts
 from addon.sites._matched import match_registrations
 from addon.sites._records import Site, SiteStatus
 from addon.sites._verify import verify_delivery_token
@@ -52,6 +53,7 @@ class SiteDoor:
 
     kind = KIND
     challenge: str | None = 'Bearer realm="oauth-sites"'
+    connect_path: str | None = "/oauth/connect"
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         if not settings.atlassian_client_secret:
@@ -143,15 +145,23 @@ class SiteDoor:
             )
         registered = [hook.webhook_id for hook in await self.work.sites.webhooks(site.cloud_id)]
         matched = match_registrations(payload, registered)
+        facts = {
+            "Token": "Authorization: Bearer, HS256 with the app's client secret",
+            "Claims carried": ", ".join(sorted(claims)) or "none",
+            "Matched webhooks": ", ".join(str(i) for i in matched.matched) or "none",
+        }
         verification: dict[str, Any] = {
-            "scheme": "bearer JWT, HS256, the app's client secret",
+            "scheme": "oauth-jwt",
+            "matched": True,
             "claims": sorted(claims),
             "matched_webhook_ids": list(matched.matched),
+            "shown": facts,
         }
         if matched.flagged:
-            verification["flagged"] = "matchedWebhookIds names no registration of this site" + (
-                f" (it names {list(matched.unknown)})" if matched.unknown else ""
-            )
+            named = f" (it names {list(matched.unknown)})" if matched.unknown else ""
+            flag = f"matchedWebhookIds names no registration of this site{named}"
+            verification["flagged"] = facts["Flagged"] = flag
+            verification["mark"] = "flagged"
         ignored = None
         if site.status is SiteStatus.DISCONNECTED:
             ignored = f"{site.url} is disconnected"
@@ -177,6 +187,32 @@ class SiteDoor:
                 " its webhooks should be deleted in Jira"
             )
         return site
+
+    async def site_facts(self) -> Sequence[SiteFacts]:
+        listed = []
+        for f in await all_site_facts(self.work.sites, now=self.now()):
+            hooks = ", ".join(f"{h['id']} until {h['expires_at'] or '?'}" for h in f["webhooks"])
+            facts = [
+                ("cloudId", f["cloud_id"]),
+                ("Webhooks", hooks or "none registered"),
+                ("Refresh token ends", f["refresh_token_ends_at"] or "no refresh token"),
+                ("Last delivery", f["last_delivery_at"] or "none"),
+                ("Connected", f["connected_at"] or "?"),
+            ]
+            warnings = [f["refresh_token_warning"], *f["webhook_errors"]]
+            if f["status"] != SiteStatus.CONNECTED.value:
+                warnings.insert(0, f["status_reason"] or f"the site is {f['status']}")
+            listed.append(
+                SiteFacts(
+                    site_url=f["url"],
+                    kind=KIND,
+                    key=f["cloud_id"],
+                    status=f["status"],
+                    facts=facts,
+                    warnings=[w for w in warnings if w],
+                )
+            )
+        return listed
 
     def _factory(self, site: Site) -> JiraClientFactory:
         token = functools.partial(self.work.tokens.access_token, site.cloud_id)

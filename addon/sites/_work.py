@@ -222,6 +222,7 @@ class SiteWork:
 
     def _delivery(self, site: Site, change: CaughtUpIssue, since: float) -> Delivery:
         body = json.dumps(change.issue, separators=(",", ":")).encode()
+        started = datetime.fromtimestamp(since, UTC).isoformat()
         request = Incoming(
             "POST",
             f"/oauth/sites/{site.cloud_id}/catch-up",
@@ -246,8 +247,14 @@ class SiteWork:
                 verification={
                     "scheme": "catch-up",
                     "caught_up": True,
-                    "since": datetime.fromtimestamp(since, UTC).isoformat(),
+                    "mark": "caught up",
+                    "since": started,
                     "updated": change.updated,
+                    "shown": {
+                        "Caught up": f"found by issue search for changes since {started};"
+                        " Jira delivered no webhook for it",
+                        "Issue updated": change.updated,
+                    },
                 }
             ),
         )

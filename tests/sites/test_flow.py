@@ -404,3 +404,43 @@ def test_two_instances_refreshing_at_once_end_with_one_valid_refresh_token(
                 assert site.refresh_token == fake.live_refresh_tokens()[0]
 
         asyncio.run(scenario())
+
+
+def test_the_inspector_lists_every_site_marks_catch_ups_and_shows_the_claims_carried(
+    sqlite_url: str,
+) -> None:
+    with running_fake() as (fake, fake_url):
+
+        async def scenario() -> None:
+            async with serving(flow_settings(sqlite_url, fake_url), fake) as flow:
+                site = await flow.connect()
+                [hook] = fake.webhooks(site.cloud_id)
+                answer = await deliver(flow, site.cloud_id, issue_body("DEV-7", [hook.id]))
+                assert answer.status_code == 204
+                fake.touch_issue(site.cloud_id, "DEV-8", "missed")
+                assert await flow.door.work.catch_up(site, fake.now() - 60, again=False) == 1
+
+                page = await flow.http.get(flow.url + "/inspector/sites", auth=AUTH)
+                assert page.status_code == 200
+                assert site.url in page.text and site.cloud_id in page.text
+                assert 'href="/oauth/connect"' in page.text
+                assert str(hook.id) in page.text and "Refresh token ends" in page.text
+                assert "within a month" not in page.text
+                listed = (await flow.http.get(flow.url + "/inspector/api/sites", auth=AUTH)).json()
+                [known] = [s for s in listed["sites"] if s["kind"] == "oauth"]
+                assert known["status"] == "connected" and known["key"] == site.cloud_id
+                assert "token" not in json.dumps(known["facts"]).replace("Refresh token", "")
+
+                flow.door.clock = lambda: fake.now() + 340 * 24 * 3600
+                late = await flow.http.get(flow.url + "/inspector/sites", auth=AUTH)
+                assert "within a month" in late.text
+
+                deliveries = await flow.http.get(flow.url + "/inspector/", auth=AUTH)
+                assert "caught up" in deliveries.text
+                [delivered] = await flow.rows(1, q="DEV-7")
+                detail = await flow.http.get(
+                    f"{flow.url}/inspector/deliveries/{delivered.id}", auth=AUTH
+                )
+                assert "Claims carried" in detail.text and "exp, iat" in detail.text
+
+        asyncio.run(scenario())
