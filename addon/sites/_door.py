@@ -162,6 +162,12 @@ class SiteDoor:
             flag = f"matchedWebhookIds names no registration of this site{named}"
             verification["flagged"] = facts["Flagged"] = flag
             verification["mark"] = "flagged"
+        elif len(matched.matched) > 1 or len(registered) > 1:
+            facts["Overlap"] = (
+                "the site has more than one registration while a filter is replaced (new one"
+                " first, then the old deleted): the same change may be delivered twice"
+            )
+            verification["mark"] = "overlap"
         ignored = None
         if site.status is SiteStatus.DISCONNECTED:
             ignored = f"{site.url} is disconnected"

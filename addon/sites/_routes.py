@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -38,11 +39,27 @@ from addon.web._clients import TrustedProxies
 if TYPE_CHECKING:
     from addon.sites._door import SiteDoor
 
-__all__ = ["CHOICE_COOKIE", "site_routes"]
+__all__ = ["CHOICE_COOKIE", "PROJECTS_COOKIE", "parse_projects", "site_routes"]
 
 logger = logging.getLogger("addon.sites")
 
 CHOICE_COOKIE = "addon_oauth_choice"
+PROJECTS_COOKIE = "addon_oauth_projects"
+_PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,99}")
+
+
+def parse_projects(text: str | None) -> tuple[str, ...] | None:
+    """`DEV,OPS` as project keys (None: every project); ValueError for anything else."""
+    if text is None or not text.strip():
+        return None
+    keys = tuple(dict.fromkeys(key.strip().upper() for key in text.split(",") if key.strip()))
+    bad = [key for key in keys if not _PROJECT_KEY.fullmatch(key)]
+    if bad or not keys or len(keys) > 100:
+        raise ValueError(
+            f"projects: {', '.join(bad[:3]) or text[:50]!r} are not project keys; give them"
+            " comma-separated, e.g. DEV,OPS (at most 100), or none for every project"
+        )
+    return keys
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -87,6 +104,10 @@ def site_routes(door: SiteDoor) -> Sequence[BaseRoute]:
 
     async def connect(request: Request) -> Response:
         work = door.work
+        try:
+            projects = parse_projects(request.query_params.get("projects"))
+        except ValueError as exc:
+            return _refused(400, str(exc))
         cookie = await start_consent(work.sites, base_url=settings.base_url, now=door.now())
         assert settings.atlassian_client_id is not None
         target = authorize_url(
@@ -106,7 +127,25 @@ def site_routes(door: SiteDoor) -> Sequence[BaseRoute]:
             httponly=cookie.httponly,
             samesite="lax",
         )
+        if projects is None:
+            response.delete_cookie(PROJECTS_COOKIE, path=f"{base_path}/oauth")
+        else:
+            response.set_cookie(
+                PROJECTS_COOKIE,
+                ",".join(projects),
+                max_age=cookie.max_age + int(CHOICE_SECONDS),
+                path=f"{base_path}/oauth",
+                secure=secure,
+                httponly=True,
+                samesite="lax",
+            )
         return response
+
+    def _projects(request: Request) -> tuple[str, ...] | None:
+        try:
+            return parse_projects(request.cookies.get(PROJECTS_COOKIE))
+        except ValueError:
+            return None
 
     async def callback(request: Request) -> Response:
         work = door.work
@@ -134,7 +173,8 @@ def site_routes(door: SiteDoor) -> Sequence[BaseRoute]:
             return _forget_state(_refused(502, str(exc)))
         single = consent.single
         if single is not None:
-            return _forget_state(_connected(*await work.connect(consent, single)))
+            connected = await work.connect(consent, single, projects=_projects(request))
+            return _forget_state(_connected(*connected))
         handle = await hold_for_choice(work.sites, consent, now=door.now())
         response = RedirectResponse(f"{base_path}/oauth/choose", status_code=303)
         response.set_cookie(
@@ -169,7 +209,8 @@ def site_routes(door: SiteDoor) -> Sequence[BaseRoute]:
                 return _refused(400, refusal.reason)
             except LookupError as exc:
                 return _refused(400, str(exc))
-            response: Response = _connected(*await work.connect(consent, resource))
+            connected = await work.connect(consent, resource, projects=_projects(request))
+            response: Response = _connected(*connected)
             response.delete_cookie(CHOICE_COOKIE, path=f"{base_path}/oauth/choose")
             return response
         try:

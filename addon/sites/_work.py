@@ -106,11 +106,13 @@ class SiteWork:
         return None
 
     async def connect(
-        self, consent: Consent, resource: Resource
+        self, consent: Consent, resource: Resource, *, projects: tuple[str, ...] | None = None
     ) -> tuple[Site, UpkeepReport | None, str | None]:
-        """Store the consent for `resource` and register its webhooks; the site, what was
-        registered, and why registering failed (if it did)."""
-        site = await connect_site(self.sites, consent, resource, now=self.clock())
+        """Store the consent for `resource` and register its webhooks (for `projects`, or every
+        project); the site, what was registered, and why registering failed (if it did)."""
+        site = await connect_site(
+            self.sites, consent, resource, now=self.clock(), projects=projects
+        )
         logger.info("oauth site %s connected (cloudId %s)", site.url, site.cloud_id)
         try:
             report = await self.webhooks.upkeep(site)

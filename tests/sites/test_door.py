@@ -117,6 +117,15 @@ def test_verify_accepts_a_signed_delivery_and_flags_an_unknown_registration(
             assert stray.evidence.verification["mark"] == "flagged"
             assert "[8]" in stray.evidence.verification["flagged"]
 
+            await door.work.sites.save_webhooks(
+                CLOUD_ID, [SiteWebhook(9, ("jira:issue_updated",), "project = OPS", None)], now=2
+            )
+            both = await door.verify(
+                request({**BODY, "matchedWebhookIds": [7, 9]}, good()), CLOUD_ID
+            )
+            assert isinstance(both, Delivery) and both.evidence.verification is not None
+            assert both.evidence.verification["mark"] == "overlap"
+
     asyncio.run(scenario())
 
 

@@ -175,6 +175,40 @@ def test_a_consent_covering_several_sites_is_connected_by_the_admins_choice(
         asyncio.run(scenario())
 
 
+def test_the_admin_can_choose_the_projects_the_webhooks_cover(sqlite_url: str) -> None:
+    with running_fake(projects=("DEV", "OPS")) as (fake, fake_url):
+
+        async def scenario() -> None:
+            async with serving(flow_settings(sqlite_url, fake_url), fake) as flow:
+                bad = await flow.http.get(
+                    flow.url + "/oauth/connect", params={"projects": "D EV"}, auth=AUTH
+                )
+                assert bad.status_code == 400 and "not project keys" in bad.text
+                started = await flow.http.get(
+                    flow.url + "/oauth/connect", params={"projects": "ops"}, auth=AUTH
+                )
+                state, chosen = (
+                    cookie(started, "addon_oauth_state"),
+                    cookie(started, "addon_oauth_projects"),
+                )
+                assert state is not None and chosen is not None and chosen.value == "OPS"
+                assert chosen["httponly"] and chosen["path"] == "/oauth"
+                approved = await flow.http.get(started.headers["location"])
+                done = await flow.http.get(
+                    flow.local(approved.headers["location"]),
+                    headers={
+                        "Cookie": f"addon_oauth_state={state.value}; addon_oauth_projects=OPS"
+                    },
+                )
+                assert done.status_code == 200, done.text
+                [site] = await flow.door.work.sites.all()
+                assert site.projects == ("OPS",)
+                [hook] = fake.webhooks(site.cloud_id)
+                assert hook.jql == 'project IN ("OPS")'
+
+        asyncio.run(scenario())
+
+
 def test_registration_errors_are_shown_to_the_admin_and_recorded(sqlite_url: str) -> None:
     with running_fake() as (fake, fake_url):
         settings = flow_settings(sqlite_url, fake_url, site_webhook_events=("sprint_started",))
@@ -423,7 +457,7 @@ def test_the_inspector_lists_every_site_marks_catch_ups_and_shows_the_claims_car
                 page = await flow.http.get(flow.url + "/inspector/sites", auth=AUTH)
                 assert page.status_code == 200
                 assert site.url in page.text and site.cloud_id in page.text
-                assert 'href="/oauth/connect"' in page.text
+                assert 'action="/oauth/connect"' in page.text
                 assert str(hook.id) in page.text and "Refresh token ends" in page.text
                 assert "within a month" not in page.text
                 listed = (await flow.http.get(flow.url + "/inspector/api/sites", auth=AUTH)).json()
