@@ -82,6 +82,7 @@ class SiteDoor:
 
     async def start(self, runtime: Runtime) -> None:
         self._work = SiteWork(self.settings, runtime.store, runtime.http, clock=self.now)
+        await self._work.starting()
 
     def jobs(self) -> Sequence[Job]:
         return (

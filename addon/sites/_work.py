@@ -31,11 +31,13 @@ from addon.sites._upkeep import SiteUpkeep, upkeep_sites
 from addon.sites._webhooks import UpkeepReport, WebhookKeeper
 from addon.store import DeliveryFilter, Store, StoreUnavailable
 
-__all__ = ["GAP_SECONDS", "KIND", "SiteWork", "delivery_path"]
+__all__ = ["GAP_SECONDS", "KIND", "MAX_GAP_SECONDS", "SiteWork", "delivery_path"]
 
 KIND = "oauth"
 GAP_SECONDS = 150.0
 """A heartbeat older than this (two and a half beats) means no instance was running."""
+MAX_GAP_SECONDS = 30 * 24 * 3600.0
+"""A catch-up goes back at most this far: Jira forgets a webhook after 30 days anyway."""
 
 logger = logging.getLogger("addon.sites")
 
@@ -80,7 +82,7 @@ class SiteWork:
         self.ingest = Ingest(store.writer)
         self._alive: dict[str, float] = {}
         self._again: dict[str, tuple[float, float]] = {}
-        self._beaten = False
+        self._gap_since: float | None = None
 
     def delivery_url(self, site: Site) -> str:
         return self.settings.base_url.rstrip("/") + delivery_path(site.cloud_id)
@@ -136,7 +138,8 @@ class SiteWork:
                 site = await self.sites.get(outcome.cloud_id)
                 if site is not None:
                     since = self._alive.get(site.cloud_id) or site.last_delivery_at
-                    await self._catch_up_logged(site, since or site.connected_at)
+                    since = max(since or site.connected_at, now - MAX_GAP_SECONDS)
+                    await self._catch_up_logged(site, since)
             self._alive[outcome.cloud_id] = now
         return outcomes
 
@@ -153,17 +156,23 @@ class SiteWork:
             except AtlassianError as exc:
                 logger.warning("oauth site %s: token refresh failed: %s", site.url, exc)
 
-    async def heartbeat(self) -> None:
-        """Say this instance runs; on its first beat after a gap (no instance running), catch up
-        every connected site from the last beat; and run the second pass of earlier catch-ups."""
-        now = self.clock()
+    async def starting(self) -> None:
+        """At start-up: if no instance has run for a while (the last heartbeat is old), the next
+        heartbeat catches every connected site up from it."""
         last = await self.sites.last_heartbeat()
-        first, self._beaten = not self._beaten, True
-        if first and last is not None and now - last > GAP_SECONDS:
-            logger.info("oauth: no instance ran for %.0f s; catching up every site", now - last)
+        if last is not None and self.clock() - last > GAP_SECONDS:
+            self._gap_since = last
+
+    async def heartbeat(self) -> None:
+        """Say this instance runs; after a gap found at start-up, catch up every connected site
+        from the last beat; and run the second pass of earlier catch-ups."""
+        now = self.clock()
+        since, self._gap_since = self._gap_since, None
+        if since is not None:
+            logger.info("oauth: no instance ran for %.0f s; catching up every site", now - since)
             for site in await self.sites.all():
                 if site.status is SiteStatus.CONNECTED:
-                    await self._catch_up_logged(site, last)
+                    await self._catch_up_logged(site, max(since, now - MAX_GAP_SECONDS))
         for cloud_id, (since, due) in list(self._again.items()):
             if due <= now:
                 del self._again[cloud_id]
