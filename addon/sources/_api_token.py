@@ -108,6 +108,17 @@ class ApiTokens:
         )
         return await self.get(row["source_name"]) if row is not None else None
 
+    async def reencrypt(self) -> int:
+        """Rewrite every API token under the first key; returns how many were rewritten."""
+        rows = await self._db.fetch_all("SELECT source_name FROM source_api_tokens")
+        changed = 0
+        for row in rows:
+            token = await self.get(row["source_name"])
+            if token is not None:
+                await self.bind(token.source_name, token.site_url, token.email, token.token)
+                changed += 1
+        return changed
+
     @staticmethod
     def factory(token: ApiToken) -> JiraClientFactory:
         return JiraClientFactory(token.site_url, functools.partial(api_token_client, token))

@@ -15,8 +15,9 @@ import httpx
 
 from addon.delivery import Origin
 from addon.doors import Runtime
-from addon.sources import SourceDoor
-from addon.store import open_store
+from addon.sites import SiteStore
+from addon.sources import ApiTokens, SourceDoor
+from addon.store import generate_key, open_store
 from tests.sites.flow import flow_settings, serving
 from tests.sites.support import BASE_URL, CLIENT_ID, CLIENT_SECRET, KEY, raw_key, running_fake
 from tests.support.live import ROOT
@@ -182,3 +183,44 @@ def test_an_api_token_is_read_from_standard_input_only_and_stored_encrypted(
             await store.db.disconnect()
 
     asyncio.run(check())
+
+
+def test_keys_rotate_rewrites_site_tokens_and_api_tokens_under_the_new_key(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    with running_fake() as (fake, fake_url):
+
+        async def connect() -> str:
+            async with serving(flow_settings(sqlite_url, fake_url), fake) as flow:
+                return (await flow.connect()).cloud_id
+
+        cloud_id = asyncio.run(connect())
+        env = environment(sqlite_url, fake_url)
+        assert (
+            addon(env, "sources", "add", "jira", "--mode", "bearer", cwd=tmp_path).returncode == 0
+        )
+        bound = addon(
+            env,
+            *("sources", "token", "jira", "--url", "https://acme.atlassian.net"),
+            *("--email", "ada@example.com"),
+            stdin="api-token-" + "a" * 30,
+            cwd=tmp_path,
+        )
+        assert bound.returncode == 0, bound.stderr
+        new_key = generate_key()
+        rotated = addon(
+            {**env, "ADDON_ENCRYPTION_KEY": f"{new_key},{KEY}"}, "keys", "rotate", cwd=tmp_path
+        )
+        assert rotated.returncode == 0, rotated.stderr
+
+        async def read_with_the_new_key_only() -> None:
+            store = await open_store(sqlite_url, keys=(raw_key(new_key),), encrypt_existing=False)
+            try:
+                site = await SiteStore(store.db, store.box).get(cloud_id)
+                assert site is not None and site.access_token and site.refresh_token
+                token = await ApiTokens(store.db, store.box).get("jira")
+                assert token is not None and token.token == "api-token-" + "a" * 30
+            finally:
+                await store.db.disconnect()
+
+        asyncio.run(read_with_the_new_key_only())
