@@ -1,8 +1,9 @@
 """The OAuth 2.0 (3LO) door: Jira Cloud sites connected with an OAuth app, their tokens kept fresh,
 their dynamic webhooks kept alive, gaps caught up by search, and their deliveries verified.
 
-Plain-value logic and thin httpx callers; the routes (`/oauth/connect`, `/oauth/callback`, the
-site delivery route) and background jobs are wired by the app factory.
+`SiteDoor` is the door (`/oauth/sites/{cloudId}/webhook`), with its consent routes (`/oauth/connect`,
+`/oauth/callback`, `/oauth/choose`) and background jobs; `SiteWork` is what its jobs and the
+`addon oauth` commands do; the rest is plain-value logic and thin httpx callers.
 """
 
 from addon.sites._api import AtlassianApi
