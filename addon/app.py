@@ -25,6 +25,7 @@ from addon.redact import install_log_filter
 from addon.services import start_services, stop_services, templates_directory
 from addon.settings import Settings, load_settings
 from addon.settings_warnings import settings_warnings
+from addon.sites import SiteDoor
 from addon.sources import SourceDoor
 from addon.web import _pages
 from addon.web._errors import exception_handlers
@@ -40,6 +41,7 @@ DOORS: tuple[tuple[Callable[[Settings], bool], DoorFactory], ...] = (
     (lambda settings: True, ConnectDoor),
     (lambda settings: True, lambda settings, rendered: SourceDoor()),
     (lambda settings: settings.forge_app_id is not None, lambda s, rendered: ForgeDoor(s)),
+    (lambda settings: settings.oauth_enabled, lambda settings, rendered: SiteDoor(settings)),
 )
 
 logger = logging.getLogger("addon")

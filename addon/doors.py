@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import httpx
 from starlette.routing import BaseRoute
@@ -20,7 +20,15 @@ from addon.delivery import Delivery, Origin, Rejection
 from addon.incoming import Incoming
 from addon.store import Store
 
-__all__ = ["AnyDoor", "Door", "JiraClientFactory", "Job", "Runtime"]
+__all__ = [
+    "AnyDoor",
+    "Door",
+    "JiraClientFactory",
+    "Job",
+    "ListsSites",
+    "Runtime",
+    "SiteFacts",
+]
 
 M = TypeVar("M")
 
@@ -101,3 +109,25 @@ class Door(Protocol[M]):
 
 
 AnyDoor = Door[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFacts:
+    """One site as a door knows it, for the inspector's Sites page: plain text, never a secret."""
+
+    site_url: str
+    kind: str
+    key: str
+    status: str
+    facts: Sequence[tuple[str, str]] = ()
+    warnings: Sequence[str] = ()
+
+
+@runtime_checkable
+class ListsSites(Protocol):
+    """A door that can list the sites it knows (optional; the inspector's Sites page asks)."""
+
+    connect_path: str | None
+    """Where an admin connects another site through this door (None: not from the inspector)."""
+
+    async def site_facts(self) -> Sequence[SiteFacts]: ...

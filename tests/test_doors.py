@@ -26,6 +26,7 @@ from addon.auth import encode_hs256, query_string_hash
 from addon.forge import ForgeInstallations, SiteDetails
 from addon.handlers import Event, Handlers, NoJiraClient
 from addon.settings import Settings
+from addon.sites import Resource, SiteStore, TokenGrant
 from addon.sources import SourceMode, Sources
 from addon.store import Delivery, DeliveryFilter, DeliveryStatus, Store, TenantState, open_store
 from tests.support.jwks import JwksServer, SigningKey, make_signing_key
@@ -34,6 +35,8 @@ from tests.support.loopback import LoopbackServer
 EVENT = "jira:issue_updated"
 MAX_BODY = 50_000
 SECRET = "door-contract-secret-" + "s" * 32
+OAUTH_SECRET = "door-contract-client-secret-" + "c" * 32
+NOWHERE = "http://127.0.0.1:9"  # the OAuth door's background jobs call Atlassian: nothing there
 ADDON_KEY = "door-contract"
 
 
@@ -53,8 +56,8 @@ class Sender:
     calls_back: bool
     event: str = EVENT
     """The event name its deliveries are recorded under."""
-    client_url: str = "https://door.example.net"
-    """Where its Jira client calls (a Forge installation's API base URL, not the site)."""
+    client_url: str | None = None
+    """Where its Jira client calls (the site's URL unless the door goes through a gateway)."""
     wrap: Callable[[bytes, str], bytes] = lambda body, identifier: body
     """The body as this door's sender sends `body` with the delivery `identifier`."""
 
@@ -189,8 +192,35 @@ async def _forge(store: Store, base_url: str) -> Sender:
     )
 
 
+async def _oauth(store: Store, base_url: str) -> Sender:
+    sites = SiteStore(store.db, store.box)
+    grant = TokenGrant("access-" + SECRET, 3600, "refresh-" + SECRET, ("read:jira-work",))
+    for cloud_id in ("site-on", "site-off"):
+        resource = Resource(cloud_id, "https://door.example.net", "door", ())
+        await sites.connect(resource, grant, now=time.time())
+    await sites.forget_tokens("site-off", now=time.time())
+
+    def sign(origin: str, target: str, body: bytes, good: bool) -> dict[str, str]:
+        now = int(time.time())
+        claims = {"iat": now, "exp": now + 180}
+        token = encode_hs256(claims, OAUTH_SECRET if good else "not-" + OAUTH_SECRET)
+        return {"Authorization": f"Bearer {token}"}
+
+    return Sender(
+        kind="oauth",
+        origin="site-on",
+        ignored_origin="site-off",
+        path=lambda origin: f"/oauth/sites/{origin}/webhook",
+        sign=sign,
+        challenge='Bearer realm="oauth-sites"',
+        calls_back=True,
+        client_url=f"{NOWHERE}/ex/jira/site-on/",
+    )
+
+
 DOORS: dict[str, Callable[[Store, str], Awaitable[Sender]]] = {
     "connect": _connect,
+    "oauth": _oauth,
     "source": _source,
     "forge": _forge,
 }
@@ -281,6 +311,10 @@ def door(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> I
         tenant_cache_seconds=0,
         forge_app_id=FORGE_APP_ID,
         forge_jwks_url=forge.url,
+        atlassian_client_id="door-contract-client",
+        atlassian_client_secret=OAUTH_SECRET,
+        atlassian_auth_url=NOWHERE,
+        atlassian_api_url=NOWHERE,
     )
 
     async def prepare() -> Sender:
@@ -316,7 +350,7 @@ def test_a_handler_gets_the_origin_it_was_ingested_from_and_its_door_s_client(
     assert (seen["kind"], seen["key"]) == (door.sender.kind, door.sender.origin)
     if door.sender.calls_back:
         assert seen["site_url"] == "https://door.example.net"
-        assert seen["client"] == door.sender.client_url
+        assert seen["client"] == (door.sender.client_url or seen["site_url"])
     else:
         assert seen["client"] is None and seen["site_url"] is None
 

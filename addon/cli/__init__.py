@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in (
         "addon.cli._simulate",
         "addon.cli._sources",
+        "addon.cli._oauth",
         "addon.cli._people",
         "addon.cli._sync",
     ):

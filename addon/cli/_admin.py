@@ -10,7 +10,8 @@ from typing import Any
 from addon.cli._common import CliError, load, run_with_store
 from addon.cli._table import table
 from addon.forge import ForgeInstallations
-from addon.sources import Sources
+from addon.sites import SiteStore
+from addon.sources import ApiTokens, Sources
 from addon.store import Store, generate_key
 
 __all__ = ["register"]
@@ -53,6 +54,8 @@ def run_rotate(args: argparse.Namespace) -> int:
             await store.tenants.reencrypt()
             + await Sources(store.db, store.box).reencrypt()
             + await ForgeInstallations(store.db, store.box).reencrypt()
+            + await SiteStore(store.db, store.box).reencrypt()
+            + await ApiTokens(store.db, store.box).reencrypt()
         )
 
     changed = run_with_store(settings, rotate)

@@ -6,6 +6,7 @@ A secret is printed once, when it is created or rotated, and never again.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import re
 import sys
@@ -15,9 +16,12 @@ from typing import Any
 
 import descriptor
 from addon.cli._common import CliError, load, run_with_store
+from addon.jira import check_base_url
+from addon.reach import site_name
 from addon.settings_warnings import encryption_warning
 from addon.sources import (
     SIGNATURE_HEADER,
+    ApiTokens,
     Source,
     SourceError,
     SourceMode,
@@ -92,6 +96,22 @@ def register(commands: Any) -> None:
     )
     rotate.set_defaults(run=run_rotate)
 
+    token = actions.add_parser(
+        "token",
+        help="give a source's handlers a Jira client: an API token, read from standard input",
+        description=(
+            "Bind an Atlassian API token (email plus token, basic auth against --url) to source"
+            " NAME, so that its handlers' event.jira_client() and people/sync can call that site."
+            " The token is read from standard input, never from the command line, and stored"
+            " encrypted. Inbound stays the admin webhook."
+        ),
+    )
+    token.add_argument("name", metavar="NAME")
+    token.add_argument("--url", metavar="URL", help="the site, e.g. https://SITE.atlassian.net")
+    token.add_argument("--email", metavar="EMAIL", help="the Atlassian account the token is of")
+    token.add_argument("--remove", action="store_true", help="forget the source's API token")
+    token.set_defaults(run=run_token)
+
     remove = actions.add_parser("remove", help="delete a source; its URL stops working")
     remove.add_argument("name", metavar="NAME")
     remove.set_defaults(run=run_remove)
@@ -124,6 +144,51 @@ def _secret(from_stdin: bool) -> str:
     if not secret:
         raise CliError("--secret-stdin: standard input is empty")
     return secret
+
+
+def _api_token() -> str:
+    interactive = sys.stdin.isatty()
+    value = getpass.getpass("API token (not echoed): ") if interactive else sys.stdin.read()
+    value = value.strip()
+    if not value:
+        raise CliError("the API token is read from standard input, which is empty")
+    return value
+
+
+def run_token(args: argparse.Namespace) -> int:
+    settings, _ = load()
+    if args.remove:
+
+        async def forget(store: Store) -> bool:
+            return await ApiTokens(store.db, store.box).remove(args.name)
+
+        removed = run_with_store(settings, forget)
+        print(f"{args.name}: API token {'forgotten' if removed else 'was not set'}")
+        return 0
+    if not args.url or not args.email:
+        raise CliError("--url and --email are required (or --remove)")
+    try:
+        check_base_url(args.url)
+        site = site_name(args.url)
+    except ValueError as exc:
+        raise CliError(f"--url: {exc}") from None
+    if "@" not in args.email:
+        raise CliError(f"--email: {args.email!r} is not an email address")
+    secret = _api_token()
+
+    async def bind(store: Store) -> bool:
+        if await Sources(store.db, store.box).get_by_name(args.name) is None:
+            return False
+        await ApiTokens(store.db, store.box).bind(args.name, site, args.email, secret)
+        return True
+
+    if not run_with_store(settings, bind):
+        raise CliError(f"no source {args.name!r} (addon sources list)", exit_code=1)
+    warning = encryption_warning(settings)
+    if warning:
+        print(f"addon: warning: {warning}", file=sys.stderr)
+    print(f"{args.name}: API token of {args.email} stored for {site}")
+    return 0
 
 
 def _events(text: str | None) -> list[str] | None:

@@ -230,6 +230,9 @@ def check_view(delivery: Delivery) -> CheckView | None:
         ("Envelope", str(record.get("envelope") or "")),
         ("System token", _system_token_text(record)),
     ]
+    shown = record.get("shown")  # a door's own facts of its check, shown as given
+    if isinstance(shown, dict):
+        rows += [(str(name), str(value)) for name, value in shown.items()]
     return CheckView(
         scheme=scheme,
         header=header,

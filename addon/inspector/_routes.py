@@ -11,11 +11,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route, request_response
 
+from addon.doors import ListsSites, SiteFacts
 from addon.errors import BadRequest, NotFound
 from addon.inspector._csrf import FIELD, REFERRER_POLICY, CsrfGuard, CsrfRefused
 from addon.inspector._forge import forge_json, forge_view
 from addon.inspector._json import delivery_detail_json, delivery_json, tenant_json
 from addon.inspector._live import event_stream, new_event_json
+from addon.inspector._present import iso_time
 from addon.inspector._queries import (
     DEFAULT_LIMIT,
     STATUSES,
@@ -65,6 +67,7 @@ def _chrome(request: Request, title: str, current: str) -> dict[str, Any]:
         "nav": {
             "deliveries": _path(request, "inspector:deliveries"),
             "tenants": _path(request, "inspector:tenants"),
+            "sites": _path(request, "inspector:sites"),
             "api": _path(request, "inspector:api_deliveries"),
             "css": _path(request, "static", path="inspector.css"),
             "js": _path(request, "static", path="inspector.js"),
@@ -226,6 +229,73 @@ async def tenants_page(request: Request) -> Response:
     return _page(request, "tenants.html", context)
 
 
+async def _sites(request: Request) -> tuple[list[SiteFacts], list[dict[str, str]]]:
+    """Every site of every door: Connect tenants, and what each door that lists sites knows."""
+    services = _services(request)
+    sites = [
+        SiteFacts(
+            site_url=t.base_url,
+            kind="connect",
+            key=t.client_key,
+            status=t.state.value,
+            facts=[("Installed", iso_time(t.installed_at) or "?")],
+        )
+        for t in await services.store.tenants.all()
+    ]
+    links = []
+    base_path = services.settings.base_path
+    for door in services.doors:
+        if isinstance(door, ListsSites):
+            sites += await door.site_facts()
+            if door.connect_path:
+                label = f"Connect a site ({door.kind})"
+                links.append({"url": base_path + door.connect_path, "label": label})
+    return sorted(sites, key=lambda s: (s.site_url, s.kind)), links
+
+
+async def sites_page(request: Request) -> Response:
+    sites, links = await _sites(request)
+    here = _path(request, "inspector:deliveries")
+    context = {
+        **_chrome(request, "Sites", "sites"),
+        "sites": [
+            {
+                "site_url": s.site_url,
+                "kind": s.kind,
+                "key": s.key,
+                "status": s.status,
+                "facts": s.facts,
+                "warnings": s.warnings,
+                "deliveries_url": _with_query(here, {"kind": s.kind, "origin": s.key}),
+            }
+            for s in sites
+        ],
+        "connect_links": links,
+        "json_url": _path(request, "inspector:api_sites"),
+    }
+    return _page(request, "sites.html", context)
+
+
+async def api_sites(request: Request) -> Response:
+    sites, links = await _sites(request)
+    return JSONResponse(
+        {
+            "sites": [
+                {
+                    "site_url": s.site_url,
+                    "kind": s.kind,
+                    "key": s.key,
+                    "status": s.status,
+                    "facts": dict(s.facts),
+                    "warnings": list(s.warnings),
+                }
+                for s in sites
+            ],
+            "connect": links,
+        }
+    )
+
+
 async def api_deliveries(request: Request) -> Response:
     services = _services(request)
     query = list_query(request.query_params)
@@ -289,6 +359,8 @@ routes = [
     Route("/deliveries/{delivery_id}", delivery_page, methods=["GET"], name="delivery"),
     Route("/deliveries/{delivery_id}/replay", replay_page, methods=ANY_METHOD, name="replay"),
     Route("/tenants", tenants_page, methods=["GET"], name="tenants"),
+    Route("/sites", sites_page, methods=["GET"], name="sites"),
+    Route("/api/sites", api_sites, methods=["GET"], name="api_sites"),
     Route("/api/deliveries", api_deliveries, methods=["GET"], name="api_deliveries"),
     Route("/api/deliveries/{delivery_id}", api_delivery, methods=["GET"], name="api_delivery"),
     Route("/api/tenants", api_tenants, methods=["GET"], name="api_tenants"),

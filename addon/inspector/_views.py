@@ -66,6 +66,8 @@ class RowView:
     attempts: int
     detail_url: str
     token_reused: bool
+    mark: str | None = None
+    """A door's mark on the delivery (`caught up`, `flagged`), from its check record."""
 
 
 def row_view(delivery: Delivery, tenant: Tenant | None, detail_url: UrlFor) -> RowView:
@@ -88,7 +90,13 @@ def row_view(delivery: Delivery, tenant: Tenant | None, detail_url: UrlFor) -> R
         attempts=delivery.attempts,
         detail_url=detail_url(delivery.id),
         token_reused=delivery.token_reused,
+        mark=_mark(delivery),
     )
+
+
+def _mark(delivery: Delivery) -> str | None:
+    mark = (delivery.verification or {}).get("mark")
+    return mark[:40] if isinstance(mark, str) and mark else None
 
 
 @dataclass(frozen=True, slots=True)

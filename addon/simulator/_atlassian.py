@@ -179,6 +179,7 @@ class FakeAtlassian:
             Route("/authorize", self.auth.authorize, methods=["GET"]),
             Route("/oauth/token", self.auth.token, methods=["POST"]),
             Route("/oauth/token/accessible-resources", self._resources, methods=["GET"]),
+            Route(f"{jira}/myself", self._myself, methods=["GET"]),
             Route(f"{jira}/project/search", self._projects, methods=["GET"]),
             Route(f"{jira}/webhook", self._webhook, methods=["GET", "POST", "DELETE"]),
             Route(f"{jira}/webhook/refresh", self._webhook_refresh, methods=["PUT"]),
@@ -212,6 +213,13 @@ class FakeAtlassian:
         now = self.now()
         for hook in [h for h in site.webhooks.values() if h.expires_at < now]:
             del site.webhooks[hook.id]
+
+    async def _myself(self, request: Request) -> Response:
+        with self._lock:
+            site = self._site(request)
+            if isinstance(site, Response):
+                return site
+        return JSONResponse({"accountId": "5b10a2844c20165700ede21g", "timeZone": "UTC"})
 
     async def _projects(self, request: Request) -> Response:
         with self._lock:

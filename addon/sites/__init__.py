@@ -1,8 +1,9 @@
 """The OAuth 2.0 (3LO) door: Jira Cloud sites connected with an OAuth app, their tokens kept fresh,
 their dynamic webhooks kept alive, gaps caught up by search, and their deliveries verified.
 
-Plain-value logic and thin httpx callers; the routes (`/oauth/connect`, `/oauth/callback`, the
-site delivery route) and background jobs are wired by the app factory.
+`SiteDoor` is the door (`/oauth/sites/{cloudId}/webhook`), with its consent routes (`/oauth/connect`,
+`/oauth/callback`, `/oauth/choose`) and background jobs; `SiteWork` is what its jobs and the
+`addon oauth` commands do; the rest is plain-value logic and thin httpx callers.
 """
 
 from addon.sites._api import AtlassianApi
@@ -32,6 +33,7 @@ from addon.sites._consent import (
     check_state,
     start_consent,
 )
+from addon.sites._door import SiteDoor
 from addon.sites._errors import (
     AtlassianError,
     ConnectToken,
@@ -47,9 +49,11 @@ from addon.sites._errors import (
     StateMissing,
     StateRefused,
     StateUnknown,
+    UnknownSite,
     WrongAlgorithm,
     WrongSignature,
 )
+from addon.sites._facts import all_site_facts, site_facts
 from addon.sites._matched import WebhookMatch, match_registrations
 from addon.sites._records import (
     DAY,
@@ -76,12 +80,14 @@ from addon.sites._webhooks import (
     plan_upkeep,
     project_filter,
 )
+from addon.sites._work import KIND, SiteWork
 
 __all__ = [
     "CATCH_UP_EVENT",
     "CATCH_UP_FIELDS",
     "CHOICE_SECONDS",
     "DAY",
+    "KIND",
     "OVERLAP_SECONDS",
     "REFRESH_TOKEN_LIFETIME",
     "REFRESH_TOKEN_WARNING",
@@ -104,10 +110,12 @@ __all__ = [
     "Resource",
     "SearchPage",
     "Site",
+    "SiteDoor",
     "SiteStatus",
     "SiteStore",
     "SiteUpkeep",
     "SiteWebhook",
+    "SiteWork",
     "StateCookie",
     "StateExpired",
     "StateForeign",
@@ -116,12 +124,14 @@ __all__ = [
     "StateUnknown",
     "TokenGrant",
     "TokenKeeper",
+    "UnknownSite",
     "UpkeepPlan",
     "UpkeepReport",
     "WebhookKeeper",
     "WebhookMatch",
     "WrongAlgorithm",
     "WrongSignature",
+    "all_site_facts",
     "authorize_url",
     "callback_url",
     "catch_up",
@@ -136,6 +146,7 @@ __all__ = [
     "plan_upkeep",
     "project_filter",
     "resume_choice",
+    "site_facts",
     "start_consent",
     "upkeep_sites",
     "verify_delivery_token",

@@ -85,6 +85,13 @@ class AtlassianApi:
     def _jira(self, cloud_id: str, path: str) -> str:
         return f"{self._api_url}/ex/jira/{quote(cloud_id, safe='')}/rest/api/3/{path}"
 
+    async def myself(self, access_token: str, cloud_id: str) -> Mapping[str, Any]:
+        """The connecting user, as Jira sees them (their `timeZone`)."""
+        data = await self._call("GET", self._jira(cloud_id, "myself"), token=access_token)
+        if not isinstance(data, dict):
+            raise AtlassianError("myself did not answer an object")
+        return data
+
     async def projects(self, access_token: str, cloud_id: str) -> list[Project]:
         projects: list[Project] = []
         start = 0

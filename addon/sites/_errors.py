@@ -3,7 +3,7 @@ own refusals of this server's calls."""
 
 from __future__ import annotations
 
-from addon.errors import BadRequest, Unauthorized
+from addon.errors import BadRequest, NotFound, Unauthorized
 
 __all__ = [
     "AtlassianError",
@@ -20,6 +20,7 @@ __all__ = [
     "StateMissing",
     "StateRefused",
     "StateUnknown",
+    "UnknownSite",
     "WrongAlgorithm",
     "WrongSignature",
 ]
@@ -61,6 +62,12 @@ class FutureToken(DeliveryRefused):
     """`iat` lies further ahead than the leeway allows."""
 
     code = "future_token"
+
+
+class UnknownSite(NotFound):
+    """A delivery, or a command, naming a site this server has never connected."""
+
+    code = "unknown_site"
 
 
 class StateRefused(BadRequest):

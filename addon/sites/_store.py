@@ -20,6 +20,8 @@ from addon.store._db import Row
 
 __all__ = ["SiteStore"]
 
+HEARTBEAT = "oauth"
+
 _COLUMNS = (
     "cloud_id, url, name, status, status_reason, scopes, projects, access_token, "
     "access_expires_at, refresh_token, refresh_expires_at, connected_at, updated_at, "
@@ -304,6 +306,34 @@ class SiteStore:
             for cloud_id, url, name, scopes in json.loads(row["resources"])
         )
         return grant, resources
+
+    async def peek_consent(self, handle: str, *, now: float) -> tuple[Resource, ...]:
+        """The sites a held consent covers, without using it up; `StateUnknown` if none is held
+        (or it is stale)."""
+        row = await self._db.fetch_one(
+            "SELECT resources, expires_at FROM oauth_pending_consents WHERE consent_hash = ?",
+            (_state_hash(handle),),
+        )
+        if row is None or float(row["expires_at"]) < now:
+            raise StateUnknown("no site choice is under way in this browser; start again")
+        return tuple(
+            Resource(cloud_id, url, name, tuple(scopes))
+            for cloud_id, url, name, scopes in json.loads(row["resources"])
+        )
+
+    async def last_heartbeat(self) -> float | None:
+        """The last time an instance running the OAuth door said it was alive."""
+        row = await self._db.fetch_one(
+            "SELECT beat_at FROM oauth_heartbeat WHERE name = ?", (HEARTBEAT,)
+        )
+        return float(row["beat_at"]) if row is not None else None
+
+    async def beat(self, *, now: float) -> None:
+        await self._db.execute(
+            "INSERT INTO oauth_heartbeat (name, beat_at) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET beat_at = excluded.beat_at",
+            (HEARTBEAT, now),
+        )
 
     async def reencrypt(self) -> int:
         """Rewrite every site's tokens under the first key (after ADDON_ENCRYPTION_KEY gained a

@@ -33,6 +33,8 @@ def verify_delivery_token(
     """The verified claims of `Authorization: Bearer <JWT>`, or the refusal that says why not."""
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
+    if scheme.lower() == "jwt":
+        raise ConnectToken("a Connect JWT (Authorization: JWT ...) is not a site delivery's token")
     if scheme.lower() != "bearer" or not token:
         raise MissingToken("no Authorization: Bearer token")
     try:

@@ -5,6 +5,7 @@ header-token or bearer) and a secret; `SourceDoor` verifies its deliveries, whic
 doors' in the same log with `origin_kind="source"` and the source's name as `origin`.
 """
 
+from addon.sources._api_token import ApiToken, ApiTokens
 from addon.sources._door import SourceDoor
 from addon.sources._model import (
     SOURCE_PATH,
@@ -21,6 +22,8 @@ from addon.sources._verify import SIGNATURE_HEADER, signature_for
 __all__ = [
     "SIGNATURE_HEADER",
     "SOURCE_PATH",
+    "ApiToken",
+    "ApiTokens",
     "DuplicateSource",
     "Source",
     "SourceDoor",

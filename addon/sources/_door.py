@@ -24,6 +24,7 @@ from addon.doors import JiraClientFactory, Job, Runtime
 from addon.errors import Refusal
 from addon.incoming import Incoming, parse_json_object
 from addon.redact import SHOWN_KEY_CHARS
+from addon.sources._api_token import ApiTokens
 from addon.sources._errors import MissingEvent, UnknownSource
 from addon.sources._model import SOURCE_PATH, Source, SourceMode, context_from_url, new_secret
 from addon.sources._repository import Sources
@@ -106,6 +107,7 @@ class SourceDoor:
         self, sources: Sources | None = None, *, clock: Callable[[], float] = time.time
     ) -> None:
         self._sources = sources
+        self._tokens: ApiTokens | None = None
         self.clock = clock
         self.decoy_secret = new_secret()
 
@@ -126,6 +128,7 @@ class SourceDoor:
 
     async def start(self, runtime: Runtime) -> None:
         self._sources = Sources(runtime.store.db, runtime.store.box)
+        self._tokens = ApiTokens(runtime.store.db, runtime.store.box)
 
     def match(self, path: str, query: str) -> str | None:
         """The source key of `/webhooks/jira/sources/<key>`."""
@@ -135,10 +138,18 @@ class SourceDoor:
         return key if key and "/" not in key else None
 
     async def jira_client(self, origin: Origin) -> JiraClientFactory | None:
-        return None  # a source shares a secret to sign deliveries with, not a way to call back
+        """Basic auth with the API token bound to the source (`addon sources token`), if any:
+        a source's own secret signs deliveries, it is no way to call back."""
+        if self._tokens is None or origin.kind != ORIGIN_KIND:
+            return None
+        token = await self._tokens.get(origin.key)
+        return None if token is None else ApiTokens.factory(token)
 
     async def site_client(self, site_url: str) -> JiraClientFactory | None:
-        return None
+        if self._tokens is None:
+            return None
+        token = await self._tokens.for_site(site_url)
+        return None if token is None else ApiTokens.factory(token)
 
     async def verify(self, request: Incoming, match: str) -> Delivery | Rejection:
         source_key = match

@@ -388,6 +388,23 @@ _V13 = _both(
     )""",
 )
 
+# The OAuth door's heartbeat (the last time any instance was running, so that a gap is caught up
+# at start-up) and an API token per admin-webhook source (email and token, the token encrypted),
+# for calling that source's site back with basic auth.
+_V15 = _both(
+    """CREATE TABLE oauth_heartbeat (
+        name TEXT PRIMARY KEY,
+        beat_at {real} NOT NULL
+    )""",
+    """CREATE TABLE source_api_tokens (
+        source_name TEXT PRIMARY KEY,
+        site_url TEXT NOT NULL,
+        email TEXT NOT NULL,
+        api_token TEXT NOT NULL,
+        updated_at {real} NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
@@ -410,6 +427,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         13, "two-way sync: adapters, links, the outbox, its transitions, changes seen", *_V13
     ),
+    Migration(15, "the OAuth door's heartbeat; API tokens of admin-webhook sources", *_V15),
 )
 """In ascending order of version; versions may skip numbers (each branch of work takes its own), and
 `migrate` applies every one not yet recorded, whatever was applied after it."""

@@ -1,0 +1,226 @@
+"""`addon oauth list | refresh | catch-up | disconnect` and `addon sources token`, as an admin runs
+them: real processes against the database a running app connected a site in."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from addon.delivery import Origin
+from addon.doors import Runtime
+from addon.sites import SiteStore
+from addon.sources import ApiTokens, SourceDoor
+from addon.store import generate_key, open_store
+from tests.sites.flow import flow_settings, serving
+from tests.sites.support import BASE_URL, CLIENT_ID, CLIENT_SECRET, KEY, raw_key, running_fake
+from tests.support.live import ROOT
+
+
+def addon(
+    env: dict[str, str], *argv: str, stdin: str = "", cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "addon", *argv],
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def environment(database_url: str, fake_url: str) -> dict[str, str]:
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(("ADDON_", "ATLASSIAN_"))}
+    return {
+        **kept,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": database_url,
+        "ADDON_BASE_URL": BASE_URL,
+        "ADDON_ENCRYPTION_KEY": KEY,
+        "ATLASSIAN_CLIENT_ID": CLIENT_ID,
+        "ATLASSIAN_CLIENT_SECRET": CLIENT_SECRET,
+        "ATLASSIAN_AUTH_URL": fake_url,
+        "ATLASSIAN_API_URL": fake_url,
+    }
+
+
+def test_list_catch_up_refresh_and_disconnect_a_site(sqlite_url: str, tmp_path: Path) -> None:
+    with running_fake() as (fake, fake_url):
+
+        async def connect() -> str:
+            async with serving(flow_settings(sqlite_url, fake_url), fake) as flow:
+                return (await flow.connect()).cloud_id
+
+        cloud_id = asyncio.run(connect())
+        site = fake.sites[cloud_id]
+        env = environment(sqlite_url, fake_url)
+
+        listed = addon(env, "oauth", "list", "--json", cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        [facts] = json.loads(listed.stdout)
+        assert facts["url"] == site.url and facts["status"] == "connected"
+        assert [h["id"] for h in facts["webhooks"]] == list(site.webhooks)
+        assert facts["webhooks"][0]["expires_at"] and facts["refresh_token_ends_at"]
+        assert "token" not in json.dumps({k: v for k, v in facts.items() if "refresh" not in k})
+        table = addon(env, "oauth", "list", cwd=tmp_path)
+        assert site.url in table.stdout and "REFRESH TOKEN ENDS" in table.stdout
+
+        fake.touch_issue(cloud_id, "DEV-5", "missed")
+        caught = addon(env, "oauth", "catch-up", site.url, "--since", "10m", cwd=tmp_path)
+        assert caught.returncode == 0, caught.stderr
+        assert caught.stdout.startswith("1 issue change(s)")
+        again = addon(env, "oauth", "catch-up", cloud_id, "--since", "10m", cwd=tmp_path)
+        assert again.stdout.startswith("0 issue change(s)"), again.stdout + again.stderr
+
+        refreshes = fake.refreshes
+        refreshed = addon(env, "oauth", "refresh", cloud_id, cwd=tmp_path)
+        assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
+        assert "tokens refreshed" in refreshed.stdout and fake.refreshes == refreshes + 1
+
+        unknown = addon(env, "oauth", "catch-up", "nowhere", "--since", "1h", cwd=tmp_path)
+        assert unknown.returncode == 1 and "no site 'nowhere'" in unknown.stderr
+
+        gone = addon(env, "oauth", "disconnect", site.url, cwd=tmp_path)
+        assert gone.returncode == 0, gone.stderr
+        assert fake.webhooks(cloud_id) == []
+        [facts] = json.loads(addon(env, "oauth", "list", "--json", cwd=tmp_path).stdout)
+        assert facts["status"] == "disconnected" and facts["webhooks"] == []
+
+
+def test_an_api_token_is_read_from_standard_input_only_and_stored_encrypted(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    env = environment(sqlite_url, "http://127.0.0.1:9")
+    token = "ATATT3xFfGF0-the-api-token-" + "t" * 20
+    assert addon(env, "sources", "add", "jira", "--mode", "bearer", cwd=tmp_path).returncode == 0
+    helped = addon(env, "sources", "token", "--help", cwd=tmp_path)
+    assert "--token" not in helped.stdout and "standard input" in helped.stdout
+    on_argv = addon(
+        env,
+        "sources",
+        "token",
+        "jira",
+        "--url",
+        "https://acme.atlassian.net",
+        "--email",
+        "ada@example.com",
+        token,
+        cwd=tmp_path,
+    )
+    assert on_argv.returncode == 2 and "unrecognized arguments" in on_argv.stderr
+    empty = addon(
+        env,
+        "sources",
+        "token",
+        "jira",
+        "--url",
+        "https://acme.atlassian.net",
+        "--email",
+        "ada@example.com",
+        cwd=tmp_path,
+    )
+    assert empty.returncode != 0 and "standard input" in empty.stderr
+    bound = addon(
+        env,
+        "sources",
+        "token",
+        "jira",
+        "--url",
+        "https://ACME.atlassian.net/",
+        "--email",
+        "ada@example.com",
+        stdin=token + "\n",
+        cwd=tmp_path,
+    )
+    assert bound.returncode == 0, bound.stderr
+    assert token not in bound.stdout + bound.stderr
+    no_source = addon(
+        env,
+        "sources",
+        "token",
+        "nope",
+        "--url",
+        "https://acme.atlassian.net",
+        "--email",
+        "ada@example.com",
+        stdin=token,
+        cwd=tmp_path,
+    )
+    assert no_source.returncode == 1 and "no source 'nope'" in no_source.stderr
+
+    async def check() -> None:
+        store = await open_store(sqlite_url, keys=(raw_key(KEY),))
+        try:
+            row = await store.db.fetch_one("SELECT api_token FROM source_api_tokens")
+            assert row is not None and token not in row["api_token"]
+            door = SourceDoor()
+            async with httpx.AsyncClient() as http:
+                await door.start(Runtime(store=store, http=http))
+            factory = await door.site_client("https://acme.atlassian.net")
+            assert factory is not None and factory.site_url == "https://acme.atlassian.net"
+            by_origin = await door.jira_client(Origin("source", "jira"))
+            assert by_origin is not None
+            async with factory() as jira:
+                request = jira.build_request("GET", "/rest/api/3/myself")
+                assert jira.auth is not None
+                flow = jira.auth.async_auth_flow(request)
+                signed = await flow.__anext__()
+                await flow.aclose()
+            expected = base64.b64encode(f"ada@example.com:{token}".encode()).decode()
+            assert signed.headers["authorization"] == f"Basic {expected}"
+            assert str(signed.url) == "https://acme.atlassian.net/rest/api/3/myself"
+            assert await door.site_client("https://other.atlassian.net") is None
+        finally:
+            await store.db.disconnect()
+
+    asyncio.run(check())
+
+
+def test_keys_rotate_rewrites_site_tokens_and_api_tokens_under_the_new_key(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    with running_fake() as (fake, fake_url):
+
+        async def connect() -> str:
+            async with serving(flow_settings(sqlite_url, fake_url), fake) as flow:
+                return (await flow.connect()).cloud_id
+
+        cloud_id = asyncio.run(connect())
+        env = environment(sqlite_url, fake_url)
+        assert (
+            addon(env, "sources", "add", "jira", "--mode", "bearer", cwd=tmp_path).returncode == 0
+        )
+        bound = addon(
+            env,
+            *("sources", "token", "jira", "--url", "https://acme.atlassian.net"),
+            *("--email", "ada@example.com"),
+            stdin="api-token-" + "a" * 30,
+            cwd=tmp_path,
+        )
+        assert bound.returncode == 0, bound.stderr
+        new_key = generate_key()
+        rotated = addon(
+            {**env, "ADDON_ENCRYPTION_KEY": f"{new_key},{KEY}"}, "keys", "rotate", cwd=tmp_path
+        )
+        assert rotated.returncode == 0, rotated.stderr
+
+        async def read_with_the_new_key_only() -> None:
+            store = await open_store(sqlite_url, keys=(raw_key(new_key),), encrypt_existing=False)
+            try:
+                site = await SiteStore(store.db, store.box).get(cloud_id)
+                assert site is not None and site.access_token and site.refresh_token
+                token = await ApiTokens(store.db, store.box).get("jira")
+                assert token is not None and token.token == "api-token-" + "a" * 30
+            finally:
+                await store.db.disconnect()
+
+        asyncio.run(read_with_the_new_key_only())
