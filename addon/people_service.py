@@ -33,6 +33,7 @@ from addon.people import (
     PeopleStore,
     Person,
     Reported,
+    ReportFailed,
     SyncResult,
     UnmappedActors,
     account_from_user,
@@ -299,9 +300,12 @@ class PeopleService:
                 (site,),
             )
             pairs = [(row["account_id"], float(row["updated_at"])) for row in rows]
-            client = await self._reporter(site)
-            async with client:
-                reported = await report_accounts(client, pairs, url=self._report_url)
+            try:
+                async with await self._reporter(site) as client:
+                    reported = await report_accounts(client, pairs, url=self._report_url)
+            except (ReportFailed, httpx.HTTPError, ValueError) as exc:
+                logger.warning("people: could not report the accounts of %s: %s", site, exc)
+                continue
             await forget_closed(self.store.db, reported.closed)
             for account_id in reported.updated:
                 await self.lookup(site, account_id)
