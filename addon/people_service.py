@@ -57,6 +57,8 @@ USER_PATH = "/rest/api/3/user"
 UPKEEP_SECONDS = 600.0
 REFRESH_SECONDS = 86_400.0
 REPORT_CHECK_SECONDS = 3_600.0
+LOOKUP_AGAIN_SECONDS = 300.0
+LOOKUP_MEMORY = 10_000
 
 ClientFor = Callable[[str], Awaitable[JiraClientFactory]]
 
@@ -90,6 +92,7 @@ class PeopleService:
         self._report_url = report_url
         self._clock = clock
         self._next_report_at = 0.0
+        self._asked: dict[tuple[str, str], float] = {}
 
     # the worker's gate
 
@@ -107,7 +110,7 @@ class PeopleService:
         ids = people_of(event.name, event.payload)
         actor = ids.actor
         if actor is not None and await self.people.account(site, actor) is None:
-            await self.lookup(site, actor)  # a Forge atlassianId carries no account type
+            await self._lookup_once(site, actor)  # a Forge atlassianId carries no account type
         decision = await self.directory.handling_for(self.policy, site, actor)
         if decision is Handling.HOLD and actor is not None:
             await self.held.hold(delivery.id, site, actor)
@@ -194,6 +197,17 @@ class PeopleService:
             and isinstance(item.get("accountId"), str)
             and isinstance(item.get("email"), str)
         }
+
+    async def _lookup_once(self, site: str, account_id: str) -> None:
+        """Look an unknown actor up, but not again within `LOOKUP_AGAIN_SECONDS` (each of a burst
+        of deliveries by an account Jira does not show would ask again)."""
+        now = self._clock()
+        if now - self._asked.get((site, account_id), -LOOKUP_AGAIN_SECONDS) < LOOKUP_AGAIN_SECONDS:
+            return
+        if len(self._asked) >= LOOKUP_MEMORY:
+            self._asked.clear()
+        self._asked[(site, account_id)] = now
+        await self.lookup(site, account_id)
 
     async def lookup(self, site: str, account_id: str) -> AccountState | None:
         """Fetch one account from Jira, store and map it; None when Jira cannot be asked."""
