@@ -24,6 +24,7 @@ import httpx
 import descriptor
 from addon.delivery import Origin
 from addon.ingest import View
+from addon.people import PeopleOfEvent
 
 __all__ = [
     "Event",
@@ -50,6 +51,9 @@ class Event:
     received_at: datetime
     attempt: int
     client_factory: Callable[[], httpx.AsyncClient] | None = field(default=None, repr=False)
+    people: PeopleOfEvent = field(default_factory=PeopleOfEvent)
+    """Who acted (`people.actor`) and, for issue events, the assignee and reporter: each one of
+    your people, or None (see `UNMAPPED_ACTORS`)."""
 
     def jira_client(self) -> httpx.AsyncClient:
         """A client for the site's REST API that signs every request as this add-on.

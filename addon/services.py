@@ -16,6 +16,8 @@ from addon.doors import AnyDoor, Runtime
 from addon.handlers import Handlers
 from addon.ingest import Ingest
 from addon.jobs import JobRunner
+from addon.people import UnmappedActors
+from addon.people_service import PeopleService
 from addon.reach import Reach
 from addon.retention import Retention
 from addon.settings import Settings
@@ -25,6 +27,7 @@ from addon.worker import Worker
 
 __all__ = [
     "Services",
+    "people_for",
     "start_services",
     "stop_services",
     "templates_directory",
@@ -41,9 +44,23 @@ def templates_directory() -> Path:
     return REPO_TEMPLATES if REPO_TEMPLATES.is_dir() else PACKAGED_TEMPLATES
 
 
+def people_for(settings: Settings, store: Store, doors: Sequence[AnyDoor]) -> PeopleService:
+    return PeopleService(
+        store,
+        Reach(doors).client_for,
+        policy=UnmappedActors(settings.unmapped_actors),
+        email_api=settings.jira_email_api,
+    )
+
+
 def worker_for(
-    settings: Settings, store: Store, handlers: Handlers, doors: Sequence[AnyDoor]
+    settings: Settings,
+    store: Store,
+    handlers: Handlers,
+    doors: Sequence[AnyDoor],
+    people: PeopleService | None = None,
 ) -> Worker:
+    """The worker, deciding for each delivery by its actor (`UNMAPPED_ACTORS`) through `people`."""
     return Worker(
         store,
         handlers,
@@ -51,6 +68,7 @@ def worker_for(
         lease_seconds=settings.handler_lease_seconds,
         concurrency=settings.handler_concurrency,
         doors={door.kind: door for door in doors},
+        gate=(people or people_for(settings, store, doors)).admit,
     )
 
 
@@ -69,6 +87,7 @@ class Services:
     retention: Retention
     jobs: JobRunner
     reach: Reach
+    people: PeopleService
 
     @property
     def descriptor_json(self) -> bytes:
@@ -108,9 +127,10 @@ async def start_services(
     http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
     for door in doors:
         await door.start(Runtime(store=store, http=http))
+    people = people_for(settings, store, doors)
     worker = None
     if len(handlers) and settings.worker == "inline":
-        worker = worker_for(settings, store, handlers, doors)
+        worker = worker_for(settings, store, handlers, doors, people)
         worker_holder.append(worker)
     services = Services(
         settings=settings,
@@ -124,8 +144,9 @@ async def start_services(
         http=http,
         templates=Jinja2Templates(directory=str(templates_directory())),
         retention=Retention(store, days=settings.delivery_retention_days),
-        jobs=JobRunner(store, [job for door in doors for job in door.jobs()]),
+        jobs=JobRunner(store, [*(job for door in doors for job in door.jobs()), *people.jobs()]),
         reach=Reach(doors),
+        people=people,
     )
     await store.start()
     if worker is not None:

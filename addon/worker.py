@@ -13,7 +13,7 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 from addon.delivery import Origin
@@ -22,7 +22,7 @@ from addon.handlers import Event, Handlers
 from addon.ingest import normalise
 from addon.store import Delivery, Store
 
-__all__ = ["Worker", "backoff", "failure_text", "origin_of"]
+__all__ = ["Admission", "Gate", "Worker", "backoff", "failure_text", "origin_of"]
 
 logger = logging.getLogger("addon.worker")
 
@@ -71,6 +71,20 @@ def origin_of(delivery: Delivery) -> Origin:
     return Origin(kind=delivery.origin_kind, key=delivery.origin or "")
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Admission:
+    """A gate's answer for a delivery the worker picked up."""
+
+    event: Event | None
+    """The event for the handlers; None when the gate kept the delivery back (and recorded it)."""
+    after: Callable[[], Awaitable[object]] | None = None
+    """Run once the delivery is settled: handled, or given up."""
+
+
+Gate = Callable[[Delivery, Event], Awaitable[Admission]]
+"""Decides, when a delivery is picked up, whether and with what event its handlers run."""
+
+
 class Worker:
     """Claims due deliveries, runs their handlers, and records each outcome.
 
@@ -91,6 +105,7 @@ class Worker:
         backoff_cap: float = 300.0,
         owner: str | None = None,
         doors: Mapping[str, AnyDoor] | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
@@ -101,6 +116,7 @@ class Worker:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.doors = dict(doors or {})
+        self.gate = gate
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -213,8 +229,14 @@ class Worker:
         )
 
     async def _run(self, delivery: Delivery) -> None:
+        after = None
         try:
             event = self.event_for(delivery, await self._client_factory(origin_of(delivery)))
+            if self.gate is not None:
+                admission = await self.gate(delivery, event)
+                if admission.event is None:
+                    return
+                event, after = admission.event, admission.after
             for handler in self.handlers.for_event(event.name):
                 await handler(event)
         except asyncio.CancelledError:
@@ -238,11 +260,15 @@ class Worker:
                     self.owner, delivery.id, failure_text(exc), retry_at=retry_at
                 ),
             )
+            if give_up and after is not None:
+                await self._settle(f"finish delivery {delivery.id}", after())
             return
         await self._settle(
             f"record delivery {delivery.id} as done",
             self.store.queue.complete(self.owner, delivery.id),
         )
+        if after is not None:
+            await self._settle(f"finish delivery {delivery.id}", after())
 
     @staticmethod
     async def _settle(what: str, call: Awaitable[object]) -> None:

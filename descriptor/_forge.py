@@ -71,6 +71,10 @@ FORGE_ROUTES: Mapping[str, str] = MappingProxyType(
 scheduled trigger, and the `preUninstall` call."""
 
 SYSTEM_TOKEN_SCOPE = "read:app-system-token"
+CONNECT_EMAIL_SCOPE = "access-email-addresses:connect-jira"
+FORGE_EMAIL_SCOPE = "read:email-address:jira"
+"""Jira's email API for Forge Remote (asApp): "View email addresses of all users regardless of
+user's profile visibility settings"; asked for with the descriptor's ACCESS_EMAIL_ADDRESSES."""
 """Lets Forge send the app's system token (`x-forge-oauth-system`) with each call."""
 
 _ENDPOINT_AUTH: Mapping[str, Any] = MappingProxyType({"appSystemToken": {"enabled": True}})
@@ -173,7 +177,8 @@ def forge_manifest(
     forge_modules: dict[str, Any] = {}
     if events != "connect":
         forge_modules = _forge_modules(forge_events, keys, problems)
-        for scope in (SYSTEM_TOKEN_SCOPE, *_event_scopes(forge_events)):
+        email = [FORGE_EMAIL_SCOPE] if CONNECT_EMAIL_SCOPE in scopes else []
+        for scope in (SYSTEM_TOKEN_SCOPE, *_event_scopes(forge_events), *email):
             if scope not in scopes:
                 scopes.append(scope)
     if problems:

@@ -1,15 +1,20 @@
 """`addon people`: the user's people (import, add, remove, list), the accounts of each site and
-which person each is (accounts, map, unmap), and forgetting an account."""
+which person each is (accounts, refresh, map, unmap), forgetting an account, and reporting the
+stored accounts to Atlassian (report)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import httpx
 
 from addon.cli._common import CliError, load, run_with_store
 from addon.cli._table import table
+from addon.doors import Runtime
 from addon.people import (
     BadPerson,
     Directory,
@@ -22,9 +27,14 @@ from addon.people import (
     forget,
     parse_people,
 )
+from addon.people_service import JiraRefused, PeopleService
+from addon.reach import SiteUnreachable, site_name
+from addon.settings import Settings
 from addon.store import Store
 
 __all__ = ["register"]
+
+T = TypeVar("T")
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -72,6 +82,19 @@ def register(commands: Any) -> None:
     unmapped.add_argument("account_id", metavar="ACCOUNT_ID")
     unmapped.set_defaults(run=run_unmap)
 
+    refresh = actions.add_parser(
+        "refresh", help="bring a site's accounts up to Jira's user list (through its door)"
+    )
+    refresh.add_argument("site", metavar="SITE", help="the site's URL")
+    refresh.set_defaults(run=run_refresh)
+
+    report = actions.add_parser(
+        "report",
+        help="report the stored accounts to Atlassian's personal data reporting API; forget the"
+        " closed ones, refresh the updated ones",
+    )
+    report.set_defaults(run=run_report)
+
     forgotten = actions.add_parser(
         "forget",
         help="erase an account on every site: the account, its mapping, and its name and email"
@@ -83,6 +106,23 @@ def register(commands: Any) -> None:
 
 def _directory(store: Store) -> Directory:
     return Directory(PeopleStore(store.db))
+
+
+def _with_people(settings: Settings, action: Callable[[PeopleService], Awaitable[T]]) -> T:
+    """Run `action` on the people of the store, calling Jira through the configured doors."""
+    from addon.app import open_doors
+    from addon.services import people_for
+
+    _, rendered = load()
+
+    async def go(store: Store) -> T:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False) as http:
+            doors = open_doors(settings, rendered)
+            for door in doors:
+                await door.start(Runtime(store, http))
+            return await action(people_for(settings, store, doors))
+
+    return run_with_store(settings, go)
 
 
 def _read(path: Path) -> str:
@@ -112,6 +152,8 @@ def run_import(args: argparse.Namespace) -> int:
         return await _directory(store).upsert(parsed.people) if parsed.people else 0
 
     written = run_with_store(settings, go)
+    if written:
+        _with_people(settings, lambda people: people.release_mapped())
     for problem in parsed.problems:
         print(f"{args.file}: line {problem.line}: {problem.reason}", file=sys.stderr)
     skipped = len(parsed.problems)
@@ -125,7 +167,7 @@ def run_add(args: argparse.Namespace) -> int:
         person = Person(args.person_id, args.email, args.name)
     except BadPerson as exc:
         raise CliError(str(exc)) from None
-    run_with_store(settings, lambda store: _directory(store).upsert(person))
+    _with_people(settings, lambda people: people.upsert(person))
     print(f"saved person {person.id}")
     return 0
 
@@ -179,11 +221,9 @@ def run_accounts(args: argparse.Namespace) -> int:
 
 def run_map(args: argparse.Namespace) -> int:
     settings, _ = load()
-    site = args.site.rstrip("/")
+    site = _site(args.site)
     try:
-        run_with_store(
-            settings, lambda store: _directory(store).map(site, args.account_id, args.person_id)
-        )
+        _with_people(settings, lambda people: people.map(site, args.account_id, args.person_id))
     except (UnknownAccount, UnknownPerson, NotAPerson) as exc:
         raise CliError(str(exc), exit_code=1) from None
     print(f"mapped {args.account_id} on {site} to {args.person_id}")
@@ -210,4 +250,38 @@ def run_forget(args: argparse.Namespace) -> int:
     print(
         f"forgot {args.account_id}: erased from {sites}; {done.deliveries} stored payloads scrubbed"
     )
+    return 0
+
+
+def _site(value: str) -> str:
+    try:
+        return site_name(value)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def run_refresh(args: argparse.Namespace) -> int:
+    settings, _ = load()
+    site = _site(args.site)
+    try:
+        result = _with_people(settings, lambda people: people.refresh(site))
+    except (SiteUnreachable, JiraRefused) as exc:
+        raise CliError(str(exc), exit_code=1) from None
+    except httpx.HTTPError as exc:
+        raise CliError(f"{site}: {exc}", exit_code=1) from None
+    refused = f"; {result.refused} user objects refused" if result.refused else ""
+    print(f"{site}: {result.seen} accounts, {result.removed} removed{refused}")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    settings, _ = load()
+    reports = _with_people(settings, lambda people: people.report())
+    if not reports:
+        print("no site's accounts were reported (none stored, or no door reaches their site)")
+    for site, reported in reports.items():
+        print(
+            f"{site}: {len(reported.closed)} closed (forgotten), {len(reported.updated)} updated"
+            f" (refreshed); next report in {reported.cycle_seconds / 86_400:g} days"
+        )
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
-from addon.inspector import _routes
+from addon.inspector import _people, _routes
 from addon.inspector._access import InspectorAccess
 from addon.inspector._json import delivery_detail_json, delivery_json
 from addon.inspector._throttle import LoginThrottle
@@ -30,7 +30,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         ),
         Mount(
             "/inspector",
-            routes=_routes.routes,
+            routes=[*_routes.routes, *_people.routes],
             middleware=[
                 Middleware(InspectorAccess, settings=settings, throttle=throttle, proxies=proxies)
             ],

@@ -17,7 +17,16 @@ from addon.settings import Settings
 from addon.web._clients import TrustedProxies
 from addon.web._errors import error_response
 
-__all__ = ["CLOSED_REASON", "REALM", "Access", "InspectorAccess", "judge", "parse_basic"]
+__all__ = [
+    "BEARER",
+    "CLOSED_REASON",
+    "REALM",
+    "Access",
+    "InspectorAccess",
+    "bearer_token",
+    "judge",
+    "parse_basic",
+]
 
 logger = logging.getLogger("addon.inspector")
 
@@ -46,6 +55,17 @@ def parse_basic(authorization: str | None) -> tuple[str, str] | None:
         return None
     username, colon, password = decoded.partition(":")
     return (username, password) if colon else None
+
+
+BEARER = "inspector_bearer"
+"""Set in the request's state when it came with the `INSPECTOR_API_TOKEN` bearer token: the only
+credential a JSON API that changes state accepts (browsers resend Basic to cross-site requests)."""
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer ...` header, or None if it is not one."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def judge(authorization: str | None, username: str | None, password: str | None) -> Access:
@@ -77,6 +97,7 @@ class InspectorAccess:
         self.app = app
         self.username = settings.inspector_username
         self.password = settings.inspector_password
+        self.api_token = settings.inspector_api_token
         self.throttle = throttle
         self.proxies = proxies
 
@@ -90,7 +111,8 @@ class InspectorAccess:
             None,
         )
         client = self.proxies.client(scope)
-        wait = self.throttle.wait_for(client) if self.username and self.password else 0.0
+        guarded = (self.username and self.password) or self.api_token
+        wait = self.throttle.wait_for(client) if guarded else 0.0
         if wait:
             seconds = str(math.ceil(wait))
             response = error_response(
@@ -98,6 +120,22 @@ class InspectorAccess:
                 "too_many_attempts",
                 f"too many wrong inspector logins from this address; try again in {seconds} s",
                 headers={"Retry-After": seconds},
+            )
+            await response(scope, receive, send)
+            return
+        bearer = bearer_token(authorization)
+        if bearer is not None and self.api_token:
+            if hmac.compare_digest(_digest(bearer), _digest(self.api_token)):
+                self.throttle.succeeded(client)
+                scope.setdefault("state", {})[BEARER] = True
+                await self.app(scope, receive, send)
+                return
+            self._failed(client, scope)
+            response = error_response(
+                401,
+                "unauthorized",
+                "the bearer token is not INSPECTOR_API_TOKEN",
+                headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
             )
             await response(scope, receive, send)
             return

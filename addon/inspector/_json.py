@@ -48,6 +48,9 @@ def delivery_json(delivery: Delivery, tenant: Tenant | None = None) -> dict[str,
         "sprint_id": delivery.sprint_id,
         "actor": delivery.actor,
         "handler_state": delivery.handler_state.value,
+        "held_for": None
+        if delivery.held_account is None
+        else {"site": delivery.held_site, "account_id": delivery.held_account},
         "attempts": delivery.attempts,
         "last_error": delivery.last_error,
         "replays": delivery.replays,

@@ -68,6 +68,7 @@ def _chrome(request: Request, title: str, current: str) -> dict[str, Any]:
             "deliveries": _path(request, "inspector:deliveries"),
             "tenants": _path(request, "inspector:tenants"),
             "sites": _path(request, "inspector:sites"),
+            "people": _path(request, "inspector:people"),
             "api": _path(request, "inspector:api_deliveries"),
             "css": _path(request, "static", path="inspector.css"),
             "js": _path(request, "static", path="inspector.js"),

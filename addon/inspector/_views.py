@@ -155,6 +155,13 @@ def _times(delivery: Delivery) -> dict[str, str]:
     return {name: iso for name, when in times.items() if (iso := iso_time(when)) is not None}
 
 
+def _held_for(delivery: Delivery) -> str:
+    if delivery.held_account is None:
+        return ""
+    waits = "waits for" if delivery.handler_state is HandlerState.HELD else "released for"
+    return f"{waits} account {delivery.held_account} of {delivery.held_site} to be mapped"
+
+
 def detail_view(
     delivery: Delivery,
     tenant: Tenant | None,
@@ -164,6 +171,7 @@ def detail_view(
     pending = delivery.handler_state is HandlerState.PENDING
     handler = [
         ("State", HANDLER_LABELS[delivery.handler_state]),
+        ("Held for", _held_for(delivery)),
         ("Attempts", str(delivery.attempts)),
         ("Next attempt", time_text(delivery.next_attempt_at) if pending else ""),
         ("Completed", time_text(delivery.completed_at)),

@@ -15,6 +15,7 @@ from addon.people._records import (
     EmailSource,
     MappedBy,
     MappingState,
+    PeopleOfEvent,
     Person,
     email_key,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "MappingState",
     "NotAPerson",
     "Parsed",
+    "PeopleOfEvent",
     "PeopleStore",
     "Person",
     "ReportFailed",

@@ -15,6 +15,7 @@ __all__ = [
     "EmailSource",
     "MappedBy",
     "MappingState",
+    "PeopleOfEvent",
     "Person",
     "email_key",
     "indexed",
@@ -113,3 +114,15 @@ class Account:
     @property
     def is_person(self) -> bool:
         return self.account_type is AccountType.ATLASSIAN
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleOfEvent:
+    """Who an event concerns, as the user's own people: None where the event names no account,
+    or an account that is no mapped person."""
+
+    actor: Person | None = None
+    assignee: Person | None = None
+    """Issue events only."""
+    reporter: Person | None = None
+    """Issue events only."""

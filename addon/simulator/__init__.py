@@ -32,6 +32,7 @@ from addon.simulator._forge_keys import DEFAULT_FORGE_KEY_SERVER
 from addon.simulator._forge_payloads import ENVELOPES
 from addon.simulator._install import install, uninstall
 from addon.simulator._jira_site import APP_ACCOUNT, Workflow, WorkSite
+from addon.simulator._jira_users import FakeJiraUsers, FakeUser
 from addon.simulator._jira_work import FakeJiraWork
 from addon.simulator._keyserver import DEFAULT_KEY_SERVER, KeyServer, KeyServerAddress
 from addon.simulator._oauth_send import delivery_token, send_oauth
@@ -53,8 +54,10 @@ __all__ = [
     "ENVELOPES",
     "MODES",
     "FakeAtlassian",
+    "FakeJiraUsers",
     "FakeJiraWork",
     "FakeSite",
+    "FakeUser",
     "ForgeCall",
     "ForgeTarget",
     "KeyServer",

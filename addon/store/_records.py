@@ -76,6 +76,11 @@ class Recorded:
     reason: str | None = None
 
 
+def _optional(row: Row, column: str) -> Any:
+    """A column a partial row may lack (a sqlite3.Row's `in` looks at values, not names)."""
+    return row[column] if column in row.keys() else None  # noqa: SIM118
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A stored delivery as read back."""
@@ -117,6 +122,9 @@ class Delivery:
     replayed_at: float | None = None
     token_reused: bool = False
     """Its token was seen before on another delivery (Jira may send one token twice; see README)."""
+    held_site: str | None = None
+    held_account: str | None = None
+    """The account of `held_site` it is held for (or, released, handled in turn for)."""
 
     @classmethod
     def from_row(cls, row: Row) -> Delivery:
@@ -157,6 +165,8 @@ class Delivery:
             replays=int(row["replays"]),
             replayed_at=row["replayed_at"],
             token_reused=bool(row["token_reused"]),
+            held_site=_optional(row, "held_site"),
+            held_account=_optional(row, "held_account"),
         )
 
     def payload(self) -> Any:

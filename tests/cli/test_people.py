@@ -99,3 +99,75 @@ def test_add_map_unmap_remove_and_forget(tmp_path: Path) -> None:
     code, _, err = people(tmp_path, "remove", "u2")
     assert code == 1 and "no person with id 'u2'" in err
     assert [line.split()[0] for line in people(tmp_path, "list")[1].splitlines()] == ["ID", "u1"]
+
+
+def test_refresh_imports_through_the_site_s_door_and_map_releases_held_deliveries(
+    tmp_path: Path,
+) -> None:
+    import json
+    import time
+
+    from addon.people import HeldDeliveries
+    from addon.simulator import FakeJiraUsers
+    from addon.store import DeliveryStatus, HandlerState, NewDelivery
+    from tests.support.loopback import LoopbackServer
+
+    fake = FakeJiraUsers()
+    fake.add("acc-1", "Ada Lovelace", "ada@example.com")
+    fake.add("acc-2", "Bot", account_type="app")
+    url = f"sqlite:///{tmp_path}/addon.db"
+
+    with LoopbackServer(fake.app) as server:
+
+        async def install() -> int:
+            store = await open_store(url, handler_state=HandlerState.PENDING)
+            await store.start()
+            try:
+                await store.tenants.save_installation(
+                    {"key": "addon", "clientKey": "c-1", "sharedSecret": "s" * 32,
+                     "baseUrl": server.url},
+                    iat=1,
+                )  # fmt: skip
+                recorded = await store.writer.record(
+                    NewDelivery(
+                        received_at=time.time(),
+                        origin_kind="connect",
+                        origin="c-1",
+                        status=DeliveryStatus.ACCEPTED,
+                        event="jira:issue_updated",
+                        webhook_id="w-held",
+                        body=json.dumps({"user": {"accountId": "acc-1"}}).encode(),
+                    )
+                )
+                assert await HeldDeliveries(store.db).hold(recorded.id, server.url, "acc-1")
+                return recorded.id
+            finally:
+                await store.close()
+
+        held = asyncio.run(install())
+        env = {**env_for(tmp_path), "ADDON_KEY": "addon"}
+        result = run("people", "refresh", server.url + "/", env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == f"{server.url}: 2 accounts, 0 removed"
+        assert "Ada Lovelace" not in result.stderr  # no personal data in its log
+        assert any(r.startswith("GET /rest/api/3/users/search") for r in fake.requests)
+
+        result = run(
+            "people", "add", "p-ada", "--email", "other@example.com", env=env, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+        result = run("people", "map", server.url, "acc-1", "p-ada", env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        result = run("people", "map", server.url, "acc-2", "p-ada", env=env, cwd=tmp_path)
+        assert result.returncode == 1 and "'app' account" in result.stderr
+
+    async def state() -> str:
+        store = await open_store(url)
+        try:
+            delivery = await store.deliveries.get(held)
+            assert delivery is not None
+            return delivery.handler_state.value
+        finally:
+            await store.db.disconnect()
+
+    assert asyncio.run(state()) == "pending"  # released by the mapping
