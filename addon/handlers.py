@@ -17,12 +17,15 @@ import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from addon.delivery import Origin
 from addon.ingest import View
+
+if TYPE_CHECKING:
+    from addon.sync import Sync
 
 __all__ = [
     "Event",
@@ -49,6 +52,8 @@ class Event:
     received_at: datetime
     attempt: int
     client_factory: Callable[[], httpx.AsyncClient] | None = field(default=None, repr=False)
+    sync: Sync | None = field(default=None, repr=False)
+    """The app's two-way sync: `await event.sync.push(adapter, item_id, title=...)`."""
 
     def jira_client(self) -> httpx.AsyncClient:
         """A client for the tenant's REST API that signs every request as this add-on.

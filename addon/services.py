@@ -21,12 +21,14 @@ from addon.retention import Retention
 from addon.settings import Settings
 from addon.sources import Sources, secure_source_secrets
 from addon.store import HandlerState, Store, open_store
+from addon.sync import Sync
 from addon.worker import Worker
 
 __all__ = [
     "Services",
     "start_services",
     "stop_services",
+    "sync_for",
     "templates_directory",
     "worker_for",
 ]
@@ -41,8 +43,22 @@ def templates_directory() -> Path:
     return REPO_TEMPLATES if REPO_TEMPLATES.is_dir() else PACKAGED_TEMPLATES
 
 
+def sync_for(settings: Settings, store: Store, reach: Reach) -> Sync:
+    return Sync(
+        store.db,
+        reach.client_for,
+        record=store.writer.record,
+        lease=settings.sync_lease_seconds,
+        search_lag=settings.sync_search_lag_seconds,
+    )
+
+
 def worker_for(
-    settings: Settings, store: Store, handlers: Handlers, doors: Sequence[AnyDoor]
+    settings: Settings,
+    store: Store,
+    handlers: Handlers,
+    doors: Sequence[AnyDoor],
+    sync: Sync | None = None,
 ) -> Worker:
     return Worker(
         store,
@@ -51,6 +67,7 @@ def worker_for(
         lease_seconds=settings.handler_lease_seconds,
         concurrency=settings.handler_concurrency,
         doors={door.kind: door for door in doors},
+        sync=sync,
     )
 
 
@@ -69,6 +86,7 @@ class Services:
     retention: Retention
     jobs: JobRunner
     reach: Reach
+    sync: Sync
 
     @property
     def descriptor_json(self) -> bytes:
@@ -108,9 +126,11 @@ async def start_services(
     http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
     for door in doors:
         await door.start(Runtime(store=store, http=http))
+    reach = Reach(doors)
+    sync = sync_for(settings, store, reach)
     worker = None
     if len(handlers) and settings.worker == "inline":
-        worker = worker_for(settings, store, handlers, doors)
+        worker = worker_for(settings, store, handlers, doors, sync)
         worker_holder.append(worker)
     services = Services(
         settings=settings,
@@ -124,8 +144,9 @@ async def start_services(
         http=http,
         templates=Jinja2Templates(directory=str(templates_directory())),
         retention=Retention(store, days=settings.delivery_retention_days),
-        jobs=JobRunner(store, [job for door in doors for job in door.jobs()]),
-        reach=Reach(doors),
+        jobs=JobRunner(store, [*(job for door in doors for job in door.jobs()), *sync.jobs()]),
+        reach=reach,
+        sync=sync,
     )
     await store.start()
     if worker is not None:

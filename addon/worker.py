@@ -15,12 +15,16 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from addon.delivery import Origin
 from addon.doors import AnyDoor, JiraClientFactory
 from addon.handlers import Event, Handlers
 from addon.ingest import normalise
 from addon.store import Delivery, Store
+
+if TYPE_CHECKING:
+    from addon.sync import Sync
 
 __all__ = ["Worker", "backoff", "failure_text", "origin_of"]
 
@@ -91,6 +95,7 @@ class Worker:
         backoff_cap: float = 300.0,
         owner: str | None = None,
         doors: Mapping[str, AnyDoor] | None = None,
+        sync: Sync | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
@@ -101,6 +106,8 @@ class Worker:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.doors = dict(doors or {})
+        self.sync = sync
+        """Fed every delivery before its handlers run (status coming back), and `event.sync`."""
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -210,11 +217,17 @@ class Worker:
             received_at=datetime.fromtimestamp(delivery.received_at, UTC),
             attempt=delivery.attempts,
             client_factory=client_factory,
+            sync=self.sync,
         )
 
     async def _run(self, delivery: Delivery) -> None:
         try:
-            event = self.event_for(delivery, await self._client_factory(origin_of(delivery)))
+            client_factory = await self._client_factory(origin_of(delivery))
+            event = self.event_for(delivery, client_factory)
+            if self.sync is not None:
+                await self.sync.observe(
+                    delivery, site_url=event.origin.site_url, client=client_factory
+                )
             for handler in self.handlers.for_event(event.name):
                 await handler(event)
         except asyncio.CancelledError:
