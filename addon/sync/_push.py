@@ -131,6 +131,10 @@ class Pusher:
         except JiraRefused:
             await self._store.abandon_create(link, now=self._clock())
             raise
+        except JiraUnavailable as exc:
+            if not exc.unclear:  # a 429, or no connection at all: Jira made nothing
+                await self._store.abandon_create(link, now=self._clock())
+            raise
         already = {k: v for k, v in wanted.items() if k != "status"}
         return await self._record(adapter, link, created), already
 
