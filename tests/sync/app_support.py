@@ -28,6 +28,7 @@ from addon.sync import DEFAULT_PRIORITIES, DEFAULT_STATUSES, Adapter, Link, Sync
 from tests.support.loopback import LoopbackServer
 
 API_TOKEN = "sync-test-token-" + "x" * 32
+INSPECTOR = ("inspector", "correct horse battery staple")
 ADAPTER = "tickets"
 
 
@@ -174,6 +175,8 @@ def running_world(database_url: str, *, language: str = "en") -> Iterator[World]
         settings = Settings(
             database_url=database_url,
             inspector_api_token=API_TOKEN,
+            inspector_username=INSPECTOR[0],
+            inspector_password=INSPECTOR[1],
             sync_search_lag_seconds=30.0,
         )
         tenant, source_key, source_secret = prepare(database_url, jira.url, settings)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from addon.jira import DEFAULT_MAX_RETRIES
 from addon.simulator._jira_site import APP_ACCOUNT
 from addon.sync import OutboxState, SyncStore, sync_label
-from tests.sync.app_support import ADAPTER, World, read, running_world
+from tests.sync.app_support import ADAPTER, INSPECTOR, World, read, running_world
 
 HUMAN = "5b10a2844c20165700ede21g"
 
@@ -93,6 +95,21 @@ def test_create_retried_after_an_unclear_answer_or_429_never_duplicates(database
         link = world.wait(lambda: (lk := world.link("C-2")) and lk.issue_key and lk)
         assert link, "the outbox did not retry after Retry-After"
         assert len(labelled(world, "C-2")) == 1
+
+        shown = httpx.get(f"{world.app_url}/inspector/api/sync", auth=INSPECTOR, timeout=10)
+        assert shown.status_code == 200, shown.text
+        state = shown.json()
+        assert [a["name"] for a in state["adapters"]] == [ADAPTER]
+        assert {lk["item_id"]: lk["issue_key"] for lk in state["links"]} == {
+            "C-1": labelled(world, "C-1")[0]["key"],
+            "C-2": link.issue_key,
+        }
+        by_item = {e["item_id"]: e for e in state["outbox"]}
+        assert by_item["C-2"]["state"] == "done" and by_item["C-2"]["attempts"] == 2
+        page = httpx.get(f"{world.app_url}/inspector/sync", auth=INSPECTOR, timeout=10)
+        assert page.status_code == 200
+        assert link.issue_key in page.text and "Outbox" in page.text
+        assert httpx.get(f"{world.app_url}/inspector/sync", timeout=10).status_code == 401
 
 
 def _status_changes(world: World) -> list[Any]:
