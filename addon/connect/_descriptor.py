@@ -36,6 +36,7 @@ def template_context(settings: Settings) -> dict[str, object]:
         "description": "Receives Jira webhooks, verifies them, keeps them in a durable log and runs handlers.",
         "vendor_name": settings.name,
         "vendor_url": settings.base_url,
+        "sync_write": settings.sync_write,
     }
 
 
