@@ -119,16 +119,24 @@ class Derive:
         return len(events)
 
     async def _link(self, payload: Mapping[str, Any], site_url: str | None) -> Link | None:
+        """The link of the payload's issue on the site the delivery came from (the door's, else
+        the issue's `self` URL); by the adapters' sites, so that the (site, issue) index serves."""
+        sites = {a.site.rstrip("/").lower(): a.site for a in await self._store.adapters()}
+        if not sites:
+            return None
         issue_id = str(payload["issue"]["id"])
-        links = await self._store.links_of_issue_id(issue_id)
-        for site in (site_url, _site_of(payload)):
-            if site is None:
-                continue
-            wanted = site.rstrip("/").lower()
-            for link in links:
-                if link.site.rstrip("/").lower() == wanted:
-                    return link
-        return links[0] if len(links) == 1 and site_url is None else None
+        named = [s.rstrip("/").lower() for s in (site_url, _site_of(payload)) if s]
+        for site in named:
+            if site in sites:
+                return await self._store.link_of_issue(sites[site], issue_id)
+        if named:
+            return None
+        found = [
+            link
+            for site in sites.values()
+            if (link := await self._store.link_of_issue(site, issue_id)) is not None
+        ]
+        return found[0] if len(found) == 1 else None
 
     async def _app_account(self, delivery: Delivery, client: OriginClient) -> str | None:
         """The account the app acts as at this origin (`/myself`), or None if Jira won't say."""

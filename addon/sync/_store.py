@@ -390,12 +390,6 @@ class SyncStore:
             "DELETE FROM sync_processed WHERE site = ? AND change_key = ?", (site, change_key)
         )
 
-    async def links_of_issue_id(self, issue_id: str) -> list[Link]:
-        rows = await self._db.fetch_all(
-            f"SELECT {_LINK} FROM sync_links WHERE issue_id = ? ORDER BY site", (issue_id,)
-        )
-        return [_link(row) for row in rows]
-
     async def first_time(self, site: str, change_key: str, *, now: float) -> bool:
         """Record a change as processed; False if it already was (a retry, or another door)."""
         inserted = await self._db.execute(
