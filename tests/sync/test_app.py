@@ -146,9 +146,14 @@ def test_status_comes_back_once_through_two_doors_and_retries_without_echo(
         assert change["changed_at"] == human["timestamp"]
         assert world.link("D-1").local_status == "Open"  # type: ignore[union-attr]
 
+        # The app's own edit, through Connect where calls act as the app: not reported.
+        world.fake.edit(world.site.cloud_id, issue["id"], account=APP_ACCOUNT, summary="By the app")
+        world.via_connect(world.fake.webhooks[-1])
         world.fake.edit(world.site.cloud_id, issue["id"], account=HUMAN, summary="Renamed in Jira")
         world.via_connect(world.fake.webhooks[-1])
         edits = world.wait(lambda: world.events("sync:issue_changed"))
+        world.wait(lambda: len(world.events("sync:issue_changed")) > 1, timeout=2)
+        assert len(edits) == 1, [e.payload for e in edits]
         assert [c["field"] for c in edits[0].payload["changes"]] == ["summary"]
         assert edits[0].payload["changes"][0]["after"] == "Renamed in Jira"
 
@@ -165,6 +170,12 @@ def test_status_comes_back_once_through_two_doors_and_retries_without_echo(
                 str(d.handler_state) == "done" for d in world.deliveries(origin_kind="sync")
             )
         ), [(d.event, d.handler_state) for d in world.deliveries(origin_kind="sync")]
+        for shown in derived:  # the inspector shows a derived delivery like any other
+            page = httpx.get(
+                f"{world.app_url}/inspector/deliveries/{shown.id}", auth=INSPECTOR, timeout=10
+            )
+            assert page.status_code == 200, page.text
+            assert shown.event in page.text
         entries = [e.state for e in _outbox(world)]
         assert entries and set(entries) == {OutboxState.DONE}
 
