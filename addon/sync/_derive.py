@@ -88,6 +88,8 @@ class Derive:
         if delivery.origin_kind == ORIGIN_KIND:
             return 0
         payload = delivery.payload()
+        if isinstance(payload, Mapping) and "issue" not in payload:
+            payload = payload.get("payload")  # a Forge event wrapped in its invocation
         if not _is_issue_change(name, payload):
             return 0
         link = await self._link(payload, site_url)

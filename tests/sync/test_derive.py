@@ -98,6 +98,14 @@ def test_acting_account_rule_only_for_doors_that_act_as_the_app(database_url: st
         assert json.loads(event.body)["changes"][0]["after"] == "Edited again, as the user"
         assert await sync.observe(event, site_url=None, client=None) == 0  # never fed back
 
+        fake.transition(cloud_id, issue_id, "10001", account=PERSON)
+        forge_body = {k: v for k, v in fake.webhooks[-1].items() if k != "user"}
+        forge_body["atlassianId"] = PERSON
+        forge = await logged(store, "forge", "avi:jira:updated:issue", {"payload": forge_body})
+        assert await sync.observe(forge, site_url=None, client=client) == 1
+        changed = [d for d in await derived(store) if d.event == "sync:status_changed"]
+        assert json.loads(changed[0].body)["status"] == "In Progress"
+
     run(database_url, scenario)
 
 
