@@ -10,8 +10,19 @@ if TYPE_CHECKING:
     from addon.app import create_app
     from addon.handlers import Event, Handlers, Origin
     from addon.settings import Settings, load_settings
+    from addon.sync import Pushed, Sync, sync_of
 
-__all__ = ["Event", "Handlers", "Origin", "Settings", "create_app", "load_settings"]
+__all__ = [
+    "Event",
+    "Handlers",
+    "Origin",
+    "Pushed",
+    "Settings",
+    "Sync",
+    "create_app",
+    "load_settings",
+    "sync_of",
+]
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -21,6 +32,9 @@ _LAZY = {
     "Origin": "addon.handlers",
     "Settings": "addon.settings",
     "load_settings": "addon.settings",
+    "Pushed": "addon.sync",
+    "Sync": "addon.sync",
+    "sync_of": "addon.sync",
 }
 
 

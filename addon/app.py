@@ -27,7 +27,7 @@ from addon.settings import Settings, load_settings
 from addon.settings_warnings import settings_warnings
 from addon.sites import SiteDoor
 from addon.sources import SourceDoor
-from addon.web import _pages
+from addon.web import _pages, _sync
 from addon.web._errors import exception_handlers
 from addon.web._lane import WebhookLane, check_collisions
 from addon.web._middleware import BasePathMiddleware, SecurityHeadersMiddleware
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, *, handlers: Handlers | None = 
     by_door = [(door, route) for door in doors for route in door.routes()]
     routes = [
         *_pages.routes,
+        *_sync.routes,
         Mount("/static", StaticFiles(directory=templates_directory() / "static"), name="static"),
         *(route for _, route in by_door),
         *inspector.routes(settings),

@@ -17,7 +17,7 @@ import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -25,6 +25,9 @@ import descriptor
 from addon.delivery import Origin
 from addon.ingest import View
 from addon.people import PeopleOfEvent
+
+if TYPE_CHECKING:
+    from addon.sync import Sync
 
 __all__ = [
     "Event",
@@ -54,6 +57,8 @@ class Event:
     people: PeopleOfEvent = field(default_factory=PeopleOfEvent)
     """Who acted (`people.actor`) and, for issue events, the assignee and reporter: each one of
     your people, or None (see `UNMAPPED_ACTORS`)."""
+    sync: Sync | None = field(default=None, repr=False)
+    """The app's two-way sync: `await event.sync.push(adapter, item_id, title=...)`."""
 
     def jira_client(self) -> httpx.AsyncClient:
         """A client for the site's REST API that signs every request as this add-on.

@@ -23,6 +23,7 @@ from addon.retention import Retention
 from addon.settings import Settings
 from addon.sources import Sources, secure_source_secrets
 from addon.store import HandlerState, Store, open_store
+from addon.sync import Sync
 from addon.worker import Worker
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "people_for",
     "start_services",
     "stop_services",
+    "sync_for",
     "templates_directory",
     "worker_for",
 ]
@@ -53,12 +55,23 @@ def people_for(settings: Settings, store: Store, doors: Sequence[AnyDoor]) -> Pe
     )
 
 
+def sync_for(settings: Settings, store: Store, reach: Reach) -> Sync:
+    return Sync(
+        store.db,
+        reach.client_for,
+        record=store.writer.record,
+        lease=settings.sync_lease_seconds,
+        search_lag=settings.sync_search_lag_seconds,
+    )
+
+
 def worker_for(
     settings: Settings,
     store: Store,
     handlers: Handlers,
     doors: Sequence[AnyDoor],
     people: PeopleService | None = None,
+    sync: Sync | None = None,
 ) -> Worker:
     """The worker, deciding for each delivery by its actor (`UNMAPPED_ACTORS`) through `people`."""
     return Worker(
@@ -69,6 +82,7 @@ def worker_for(
         concurrency=settings.handler_concurrency,
         doors={door.kind: door for door in doors},
         gate=(people or people_for(settings, store, doors)).admit,
+        sync=sync,
     )
 
 
@@ -88,6 +102,7 @@ class Services:
     jobs: JobRunner
     reach: Reach
     people: PeopleService
+    sync: Sync
 
     @property
     def descriptor_json(self) -> bytes:
@@ -127,10 +142,12 @@ async def start_services(
     http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
     for door in doors:
         await door.start(Runtime(store=store, http=http))
+    reach = Reach(doors)
     people = people_for(settings, store, doors)
+    sync = sync_for(settings, store, reach)
     worker = None
     if len(handlers) and settings.worker == "inline":
-        worker = worker_for(settings, store, handlers, doors, people)
+        worker = worker_for(settings, store, handlers, doors, people=people, sync=sync)
         worker_holder.append(worker)
     services = Services(
         settings=settings,
@@ -144,9 +161,13 @@ async def start_services(
         http=http,
         templates=Jinja2Templates(directory=str(templates_directory())),
         retention=Retention(store, days=settings.delivery_retention_days),
-        jobs=JobRunner(store, [*(job for door in doors for job in door.jobs()), *people.jobs()]),
-        reach=Reach(doors),
+        jobs=JobRunner(
+            store,
+            [*(job for door in doors for job in door.jobs()), *people.jobs(), *sync.jobs()],
+        ),
+        reach=reach,
         people=people,
+        sync=sync,
     )
     await store.start()
     if worker is not None:

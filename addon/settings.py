@@ -25,6 +25,7 @@ KEY_PATTERN = re.compile(r"^[a-zA-Z0-9-._]+$")
 REPO_TEMPLATE = Path(__file__).resolve().parent.parent / "atlassian-connect.json.j2"
 DEFAULT_ATLASSIAN_SCOPES = (
     "read:jira-work",
+    "write:jira-work",
     "read:jira-user",
     "manage:jira-webhook",
     "offline_access",
@@ -88,6 +89,10 @@ class Settings:
     unmapped_actors: str = "hold"
     jira_email_api: bool = False
     inspector_api_token: str | None = field(default=None, repr=False)
+    sync_write: bool = False
+    """The Connect descriptor asks for WRITE, which the sync needs to create and edit issues."""
+    sync_lease_seconds: float = 120.0
+    sync_search_lag_seconds: float = 60.0
 
     @property
     def base_path(self) -> str:
@@ -206,6 +211,15 @@ def load_settings(
         ),
         jira_email_api=read("JIRA_EMAIL_API", _on_off, defaults.jira_email_api),
         inspector_api_token=read("INSPECTOR_API_TOKEN", _api_token, None),
+        sync_write=read("SYNC_WRITE", _on_off, defaults.sync_write),
+        sync_lease_seconds=read(
+            "SYNC_LEASE_SECONDS", _bounded_float(1.0, 3600.0), defaults.sync_lease_seconds
+        ),
+        sync_search_lag_seconds=read(
+            "SYNC_SEARCH_LAG_SECONDS",
+            _bounded_float(0.0, 3600.0),
+            defaults.sync_search_lag_seconds,
+        ),
     )
     if bool(settings.inspector_username) != bool(settings.inspector_password):
         raise SettingsError("INSPECTOR_USERNAME and INSPECTOR_PASSWORD must be set together")

@@ -15,6 +15,7 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from addon.delivery import Origin
 from addon.doors import AnyDoor, JiraClientFactory
@@ -23,6 +24,9 @@ from addon.ingest import normalise
 from addon.store import Delivery, Store
 
 __all__ = ["Admission", "Gate", "Worker", "backoff", "failure_text", "origin_of"]
+
+if TYPE_CHECKING:
+    from addon.sync import Sync
 
 logger = logging.getLogger("addon.worker")
 
@@ -106,6 +110,7 @@ class Worker:
         owner: str | None = None,
         doors: Mapping[str, AnyDoor] | None = None,
         gate: Gate | None = None,
+        sync: Sync | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
@@ -117,6 +122,8 @@ class Worker:
         self.backoff_cap = backoff_cap
         self.doors = dict(doors or {})
         self.gate = gate
+        self.sync = sync
+        """Fed every delivery before its handlers run (status coming back), and `event.sync`."""
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -226,12 +233,18 @@ class Worker:
             received_at=datetime.fromtimestamp(delivery.received_at, UTC),
             attempt=delivery.attempts,
             client_factory=client_factory,
+            sync=self.sync,
         )
 
     async def _run(self, delivery: Delivery) -> None:
         after = None
         try:
-            event = self.event_for(delivery, await self._client_factory(origin_of(delivery)))
+            client_factory = await self._client_factory(origin_of(delivery))
+            event = self.event_for(delivery, client_factory)
+            if self.sync is not None:
+                await self.sync.observe(
+                    delivery, site_url=event.origin.site_url, client=client_factory
+                )
             if self.gate is not None:
                 admission = await self.gate(delivery, event)
                 if admission.event is None:

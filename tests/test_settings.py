@@ -137,6 +137,7 @@ def test_the_oauth_door_is_off_by_default_with_atlassians_urls_and_scopes() -> N
     assert settings.atlassian_api_url == "https://api.atlassian.com"
     assert settings.atlassian_scopes == (
         "read:jira-work",
+        "write:jira-work",
         "read:jira-user",
         "manage:jira-webhook",
         "offline_access",
@@ -243,3 +244,15 @@ def test_the_api_token_is_never_the_inspector_password() -> None:
                 "INSPECTOR_API_TOKEN": secret,
             }
         )
+
+
+def test_sync_write_is_off_by_default_and_turns_on_the_descriptors_write_scope() -> None:
+    from addon.connect import render_for
+
+    assert load({}).sync_write is False
+    settings = load({"SYNC_WRITE": "on"})
+    assert settings.sync_write is True
+    assert render_for(settings).document["scopes"] == ["READ", "WRITE"]
+    assert render_for(load({})).document["scopes"] == ["READ"]
+    with pytest.raises(SettingsError):
+        load({"SYNC_WRITE": "maybe"})

@@ -20,7 +20,8 @@ from addon.cli._common import CliError, load, run_with_store
 from addon.doors import Runtime
 from addon.handlers import HandlersError, load_handlers
 from addon.logs import log_config
-from addon.services import worker_for
+from addon.reach import Reach
+from addon.services import sync_for, worker_for
 from addon.store import Store, open_store
 
 __all__ = ["register"]
@@ -150,7 +151,9 @@ def run_worker(args: argparse.Namespace) -> int:
         doors = open_doors(settings, rendered)
         for door in doors:
             await door.start(Runtime(store, http))
-        worker = worker_for(settings, store, handlers, doors)
+        await store.start()
+        sync = sync_for(settings, store, Reach(doors))
+        worker = worker_for(settings, store, handlers, doors, sync=sync)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -162,7 +165,7 @@ def run_worker(args: argparse.Namespace) -> int:
         finally:
             await worker.stop()
             await http.aclose()
-            await store.db.disconnect()
+            await store.close()
 
     run_with_store(settings, lambda store: asyncio.sleep(0))
     asyncio.run(work())

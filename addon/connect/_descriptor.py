@@ -37,6 +37,7 @@ def template_context(settings: Settings) -> dict[str, object]:
         "vendor_name": settings.name,
         "vendor_url": settings.base_url,
         "email_api": settings.jira_email_api,
+        "sync_write": settings.sync_write,
     }
 
 

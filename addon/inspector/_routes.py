@@ -27,6 +27,7 @@ from addon.inspector._queries import (
     stream_start,
 )
 from addon.inspector._reads import forge_only, load_detail, load_page, load_tenants, tenants_of
+from addon.inspector._sync_page import sync_json, sync_state
 from addon.inspector._views import UrlFor, detail_view, row_view, tenant_view
 from addon.services import Services
 from addon.store import Delivery, NotReplayable
@@ -69,6 +70,7 @@ def _chrome(request: Request, title: str, current: str) -> dict[str, Any]:
             "tenants": _path(request, "inspector:tenants"),
             "sites": _path(request, "inspector:sites"),
             "people": _path(request, "inspector:people"),
+            "sync": _path(request, "inspector:sync"),
             "api": _path(request, "inspector:api_deliveries"),
             "css": _path(request, "static", path="inspector.css"),
             "js": _path(request, "static", path="inspector.js"),
@@ -355,6 +357,13 @@ async def api_stream(request: Request) -> Response:
     )
 
 
+async def sync_page(request: Request) -> Response:
+    context = {**_chrome(request, "Sync", "sync"), **await sync_state(request)}
+    return _page(
+        request, "sync.html", {**context, "json_url": _path(request, "inspector:api_sync")}
+    )
+
+
 routes = [
     Route("/", deliveries_page, methods=["GET"], name="deliveries"),
     Route("/deliveries/{delivery_id}", delivery_page, methods=["GET"], name="delivery"),
@@ -366,4 +375,6 @@ routes = [
     Route("/api/deliveries/{delivery_id}", api_delivery, methods=["GET"], name="api_delivery"),
     Route("/api/tenants", api_tenants, methods=["GET"], name="api_tenants"),
     Route("/api/stream", api_stream, methods=["GET"], name="api_stream"),
+    Route("/sync", sync_page, methods=["GET"], name="sync"),
+    Route("/api/sync", sync_json, methods=["GET"], name="api_sync"),
 ]

@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from addon.simulator._atlassian import jira_time
 from addon.simulator._jira_site import (
@@ -186,7 +186,29 @@ class FakeJiraWork:
             Route(f"{api}/priority", self._priorities, methods=["GET"]),
             Route(f"{api}/status/{{status}}", self._status_route, methods=["GET"]),
             Route(f"{api}/search/jql", self._search, methods=["GET", "POST"]),
+            Route(f"{api}/myself", self._myself, methods=["GET"]),
         ]
+
+    def site_root(self, cloud_id: str) -> ASGIApp:
+        """The ASGI app of one site served at its own root (`/rest/api/3/...`), as a Connect
+        tenant's base URL serves it."""
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                path = f"/ex/jira/{cloud_id}{scope['path']}"
+                scope = {**scope, "path": path, "raw_path": path.encode()}
+            await self.app(scope, receive, send)
+
+        return app
+
+    async def _myself(self, request: Request) -> Response:
+        """The acting account, as Jira answers `GET /myself` (Connect and Forge: the app's)."""
+        site = self._site(request)
+        if isinstance(site, Response):
+            return site
+        account = self._account(request)
+        kind = "app" if account == APP_ACCOUNT else "atlassian"
+        return JSONResponse({"accountId": account, "accountType": kind})
 
     def _site(self, request: Request) -> WorkSite | Response:
         self.requests.append((request.method, request.url.path))

@@ -1,12 +1,13 @@
 """Two-way sync: push the user's items to Jira issues and bring their status back, once each,
 without echoes.
 
-Blind to the door: the caller gives a `ClientFactory` that opens an `httpx.AsyncClient` for a
-site (its base URL the site's REST root, its auth the door's). Not wired yet: `sync.push` in
-`addon`, `event.sync`, `POST /sync/{adapter}/items/{item_id}`, the worker running the outbox,
-status changes from the pipeline, the inspector's Sync page.
+Blind to the door: `Sync` reaches a site's Jira through a client factory by site URL (the app
+gives `Reach.client_for`). The app factory builds one `Sync` (`app.state.services.sync`,
+`event.sync` in handlers, `addon.sync_of(app)`); its outbox runs as leased jobs, and the worker
+feeds it every accepted delivery so that status comes back as `sync:status_changed`.
 """
 
+from addon.sync._derive import APP_ACTING_KINDS, ORIGIN_KIND, Derive
 from addon.sync._errors import (
     AdapterExists,
     InvalidAdapter,
@@ -52,8 +53,10 @@ from addon.sync._records import (
     sync_label,
 )
 from addon.sync._store import ECHO_SECONDS, SyncStore
+from addon.sync._sync import OUTBOX_EVERY, Pushed, SiteClients, Sync, sync_of
 
 __all__ = [
+    "APP_ACTING_KINDS",
     "CATEGORIES",
     "DEFAULT_PRIORITIES",
     "DEFAULT_STATUSES",
@@ -62,12 +65,15 @@ __all__ = [
     "LEASE_SECONDS",
     "MAX_ATTEMPTS",
     "MAX_TRANSITIONS",
+    "ORIGIN_KIND",
+    "OUTBOX_EVERY",
     "SEARCH_LAG_SECONDS",
     "STATUS_CHANGED",
     "Adapter",
     "AdapterExists",
     "Change",
     "ClientFactory",
+    "Derive",
     "FieldChange",
     "InvalidAdapter",
     "InvalidItem",
@@ -81,10 +87,13 @@ __all__ = [
     "OutboxEntry",
     "OutboxRunner",
     "OutboxState",
+    "Pushed",
     "Pusher",
+    "SiteClients",
     "StatusCategories",
     "StatusChanged",
     "StatusTarget",
+    "Sync",
     "SyncError",
     "SyncStore",
     "UnknownAdapter",
@@ -100,4 +109,5 @@ __all__ = [
     "parse_statuses",
     "retry_after",
     "sync_label",
+    "sync_of",
 ]

@@ -43,9 +43,11 @@ class OutboxRunner:
         self._lease = lease
         self._max_attempts = max_attempts
 
-    async def run_once(self) -> OutboxEntry | None:
-        """Run one due entry, if any; returns it as it is afterwards."""
-        entry = await self._store.claim(self._owner, now=self._clock(), lease=self._lease)
+    async def run_once(self, entry_id: int | None = None) -> OutboxEntry | None:
+        """Run one due entry (entry `entry_id`, if given), if any; returns it as it is after."""
+        entry = await self._store.claim(
+            self._owner, now=self._clock(), lease=self._lease, entry_id=entry_id
+        )
         if entry is None:
             return None
         state, error, later = await self._attempt(entry)

@@ -58,7 +58,7 @@ class Pusher:
     async def push(self, adapter: Adapter, item_id: str, change: Change) -> Link:
         """Make the issue match the item; returns its link (issue key and browse URL)."""
         check_item_id(item_id)
-        self._check_mapped(adapter, change)
+        self.check_mapped(adapter, change)
         async with self._clients(adapter.site) as client:
             jira = JiraCalls(client, now=self._clock)
             link = await self._store.link(adapter.name, item_id)
@@ -81,7 +81,8 @@ class Pusher:
         return found
 
     @staticmethod
-    def _check_mapped(adapter: Adapter, change: Change) -> None:
+    def check_mapped(adapter: Adapter, change: Change) -> None:
+        """`UnmappedValue` for a status or priority the adapter has no mapping for."""
         if change.status is not None and change.status not in adapter.statuses:
             known = ", ".join(adapter.statuses)
             raise UnmappedValue(
@@ -129,6 +130,10 @@ class Pusher:
             created = await jira.call("POST", "/rest/api/3/issue", json={"fields": fields})
         except JiraRefused:
             await self._store.abandon_create(link, now=self._clock())
+            raise
+        except JiraUnavailable as exc:
+            if not exc.unclear:  # a 429, or no connection at all: Jira made nothing
+                await self._store.abandon_create(link, now=self._clock())
             raise
         already = {k: v for k, v in wanted.items() if k != "status"}
         return await self._record(adapter, link, created), already

@@ -255,17 +255,28 @@ class SyncStore:
         assert row is not None
         return int(row["id"])
 
-    async def claim(self, owner: str, *, now: float, lease: float) -> OutboxEntry | None:
-        """Lease the oldest due entry whose item has no earlier unfinished one (an item's changes
-        run in order); a running entry whose lease ran out (its instance crashed) is due again."""
+    async def claim(
+        self, owner: str, *, now: float, lease: float, entry_id: int | None = None
+    ) -> OutboxEntry | None:
+        """Lease the oldest due entry (or entry `entry_id`, if due) whose item has no earlier
+        unfinished one (an item's changes run in order); a running entry whose lease ran out (its
+        instance crashed) is due again."""
         unfinished = (OutboxState.PENDING.value, OutboxState.RUNNING.value)
+        only, only_params = (" AND o.id = ?", (entry_id,)) if entry_id is not None else ("", ())
         rows = await self._db.fetch_all(
             f"SELECT {_OUTBOX} FROM sync_outbox o WHERE"
             " ((state = ? AND next_attempt_at <= ?) OR (state = ? AND lease_until < ?))"
             " AND NOT EXISTS (SELECT 1 FROM sync_outbox e WHERE e.adapter = o.adapter"
-            " AND e.item_id = o.item_id AND e.id < o.id AND e.state IN (?, ?))"
+            f" AND e.item_id = o.item_id AND e.id < o.id AND e.state IN (?, ?)){only}"
             " ORDER BY id LIMIT 10",
-            (OutboxState.PENDING.value, now, OutboxState.RUNNING.value, now, *unfinished),
+            (
+                OutboxState.PENDING.value,
+                now,
+                OutboxState.RUNNING.value,
+                now,
+                *unfinished,
+                *only_params,
+            ),
         )
         for row in rows:
             changed = await self._db.execute(
@@ -372,6 +383,12 @@ class SyncStore:
             if await self._db.execute("DELETE FROM sync_transitions WHERE id = ?", (row["id"],)):
                 return True
         return False
+
+    async def forget_change(self, site: str, change_key: str) -> None:
+        """Undo `first_time`: the change's events could not be recorded, so its retry may."""
+        await self._db.execute(
+            "DELETE FROM sync_processed WHERE site = ? AND change_key = ?", (site, change_key)
+        )
 
     async def first_time(self, site: str, change_key: str, *, now: float) -> bool:
         """Record a change as processed; False if it already was (a retry, or another door)."""

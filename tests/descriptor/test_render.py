@@ -285,3 +285,8 @@ def test_lifecycle_paths() -> None:
 def test_rendered_default_round_trips_through_json() -> None:
     descriptor = default(name='\u2603 "x" \\ \n')
     assert json.loads(json.dumps(descriptor)) == descriptor
+
+
+def test_the_descriptor_asks_for_write_only_when_the_sync_is_on() -> None:
+    assert default(sync_write=False)["scopes"] == ["READ"]
+    assert default(sync_write=True)["scopes"] == ["READ", "WRITE"]
