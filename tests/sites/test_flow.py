@@ -16,6 +16,7 @@ import jwt
 import pytest
 
 from addon.auth import encode_hs256, query_string_hash
+from addon.forge import ForgeInstallations, SiteDetails
 from addon.simulator import delivery_token
 from addon.sites import CATCH_UP_EVENT, SiteStatus
 from addon.store import DeliveryStatus
@@ -455,8 +456,18 @@ def test_the_inspector_lists_every_site_marks_catch_ups_and_shows_the_claims_car
                 fake.touch_issue(site.cloud_id, "DEV-8", "missed")
                 assert await flow.door.work.catch_up(site, fake.now() - 60, again=False) == 1
 
+                forge = ForgeInstallations(flow.store.db, flow.store.box)
+                details = SiteDetails(
+                    "ari:forge-installation-1",
+                    "https://api.example.net",
+                    "c-9",
+                    "https://forge.example.net",
+                )
+                await forge.seen(details, installed=True, now=time.time())
                 page = await flow.http.get(flow.url + "/inspector/sites", auth=AUTH)
                 assert page.status_code == 200
+                assert "https://forge.example.net" in page.text
+                assert "ari:forge-installation-1" in page.text
                 assert site.url in page.text and site.cloud_id in page.text
                 assert 'action="/oauth/connect"' in page.text
                 assert str(hook.id) in page.text and "Refresh token ends" in page.text
