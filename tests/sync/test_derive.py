@@ -149,3 +149,24 @@ def test_a_push_waits_for_an_earlier_change_of_the_same_item(database_url: str) 
         assert issue["fields"]["summary"] == "Second"
 
     run(database_url, scenario)
+
+
+def test_a_status_in_no_category_and_another_edit_are_two_events(database_url: str) -> None:
+    async def scenario(
+        store: Store, sync: Sync, fake: FakeJiraWork, cloud_id: str, client: Client
+    ) -> None:
+        pushed = await sync.push("tickets", "item-4", title="Park me", status="Open")
+        assert pushed.link is not None
+        fake.transition(cloud_id, str(pushed.link.issue_id), "10004", account=PERSON)
+        body = json.loads(json.dumps(fake.webhooks[-1]))
+        body["changelog"]["items"].append(
+            {"field": "summary", "fieldId": "summary", "fromString": "Park me", "toString": "P"}
+        )
+        parked = await logged(store, "source", "jira:issue_updated", body)
+        assert await sync.observe(parked, site_url=None, client=None) == 2
+        events = await derived(store)
+        assert [e.event for e in events] == ["sync:issue_changed", "sync:issue_changed"]
+        fields = [json.loads(e.body)["changes"][0]["field"] for e in events]
+        assert fields == ["status", "summary"]
+
+    run(database_url, scenario)
