@@ -112,8 +112,8 @@ class Derive:
             app_account_id=app_account,
         )
         try:
-            for event in events:
-                await self._record(self._derived(delivery, payload, link, key, event))
+            for index, event in enumerate(events):
+                await self._record(self._derived(delivery, payload, link, key, index, event))
         except BaseException:
             with contextlib.suppress(Exception):
                 await self._store.forget_change(link.site, key)
@@ -144,16 +144,15 @@ class Derive:
         """The account the app acts as at this origin (`/myself`), or None if Jira won't say."""
         key = (delivery.origin_kind, delivery.origin or "")
         if key not in self._app_accounts:
-            account = None
             try:
                 async with client() as jira:
                     answer = await jira.get("/rest/api/3/myself")
-                if answer.status_code == 200:
-                    account = str(answer.json().get("accountId") or "") or None
+                if answer.status_code != 200:
+                    return None  # asked again next time: Jira may answer then
+                self._app_accounts[key] = str(answer.json().get("accountId") or "") or None
             except (httpx.HTTPError, ValueError, AttributeError) as exc:
                 logger.info("sync: no app account for %s: %s", key[0], type(exc).__name__)
                 return None
-            self._app_accounts[key] = account
         return self._app_accounts[key]
 
     @staticmethod
@@ -162,6 +161,7 @@ class Derive:
         payload: Mapping[str, Any],
         link: Link,
         key: str,
+        index: int,
         event: StatusChanged | IssueChanged,
     ) -> NewDelivery:
         body = {
@@ -180,7 +180,7 @@ class Derive:
             origin=link.adapter,
             status=DeliveryStatus.ACCEPTED,
             event=event.event,
-            webhook_id=f"{event.event}/{digest}",
+            webhook_id=f"{event.event}/{digest}/{index}",
             context={"sync.adapter": link.adapter, "sync.item_id": link.item_id},
             headers={"content-type": "application/json"},
             body=data,

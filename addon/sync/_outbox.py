@@ -43,10 +43,13 @@ class OutboxRunner:
         self._lease = lease
         self._max_attempts = max_attempts
 
-    async def run_once(self, entry_id: int | None = None) -> OutboxEntry | None:
-        """Run one due entry (entry `entry_id`, if given), if any; returns it as it is after."""
+    async def run_once(
+        self, entry_id: int | None = None, *, early: bool = False
+    ) -> OutboxEntry | None:
+        """Run one due entry (entry `entry_id`, if given; even before it is due, if `early`), if
+        any; returns it as it is after."""
         entry = await self._store.claim(
-            self._owner, now=self._clock(), lease=self._lease, entry_id=entry_id
+            self._owner, now=self._clock(), lease=self._lease, entry_id=entry_id, early=early
         )
         if entry is None:
             return None

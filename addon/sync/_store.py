@@ -23,6 +23,8 @@ from addon.sync._records import (
 
 __all__ = ["ECHO_SECONDS", "SyncStore"]
 
+EARLY = 10 * 365 * 86400.0
+"""How far ahead `claim(early=True)` looks: any pending entry is due for it."""
 ECHO_SECONDS = 120.0
 """A transition the sync made is taken as the origin of a matching change for this long."""
 
@@ -228,7 +230,17 @@ class SyncStore:
 
     # The outbox
 
-    async def enqueue(self, adapter: str, item_id: str, change: Change, *, now: float) -> int:
+    async def enqueue(
+        self,
+        adapter: str,
+        item_id: str,
+        change: Change,
+        *,
+        now: float,
+        not_before: float | None = None,
+    ) -> int:
+        """Queue a change, due at `not_before` (default now): a caller that runs it at once
+        queues it for later, so that the outbox job does not take it first."""
         check_item_id(item_id)
         async with self._db.connection() as conn, conn.transaction():
             if not await conn.fetch_one(
@@ -243,7 +255,7 @@ class SyncStore:
                     item_id,
                     json.dumps(change.as_dict()),
                     OutboxState.PENDING.value,
-                    now,
+                    now if not_before is None else not_before,
                     now,
                     now,
                 ),
@@ -256,13 +268,20 @@ class SyncStore:
         return int(row["id"])
 
     async def claim(
-        self, owner: str, *, now: float, lease: float, entry_id: int | None = None
+        self,
+        owner: str,
+        *,
+        now: float,
+        lease: float,
+        entry_id: int | None = None,
+        early: bool = False,
     ) -> OutboxEntry | None:
-        """Lease the oldest due entry (or entry `entry_id`, if due) whose item has no earlier
-        unfinished one (an item's changes run in order); a running entry whose lease ran out (its
-        instance crashed) is due again."""
+        """Lease the oldest due entry (or entry `entry_id`, if due, or pending at all when
+        `early`) whose item has no earlier unfinished one (an item's changes run in order); a
+        running entry whose lease ran out (its instance crashed) is due again."""
         unfinished = (OutboxState.PENDING.value, OutboxState.RUNNING.value)
         only, only_params = (" AND o.id = ?", (entry_id,)) if entry_id is not None else ("", ())
+        due = now + EARLY if early and entry_id is not None else now
         rows = await self._db.fetch_all(
             f"SELECT {_OUTBOX} FROM sync_outbox o WHERE"
             " ((state = ? AND next_attempt_at <= ?) OR (state = ? AND lease_until < ?))"
@@ -271,7 +290,7 @@ class SyncStore:
             " ORDER BY id LIMIT 10",
             (
                 OutboxState.PENDING.value,
-                now,
+                due,
                 OutboxState.RUNNING.value,
                 now,
                 *unfinished,
@@ -290,7 +309,7 @@ class SyncStore:
                     now,
                     row["id"],
                     OutboxState.PENDING.value,
-                    now,
+                    due,
                     OutboxState.RUNNING.value,
                     now,
                 ),
@@ -298,6 +317,13 @@ class SyncStore:
             if changed == 1:
                 return await self.entry(int(row["id"]))
         return None
+
+    async def reschedule(self, entry_id: int, *, at: float) -> None:
+        """Make a pending entry due at `at` (one that could not run at once: due now)."""
+        await self._db.execute(
+            "UPDATE sync_outbox SET next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = ?",
+            (at, at, entry_id, OutboxState.PENDING.value),
+        )
 
     async def entry(self, entry_id: int) -> OutboxEntry | None:
         row = await self._db.fetch_one(

@@ -7,7 +7,9 @@ site's Jira through whichever door knows it (`Reach.client_for`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import socket
 import time
@@ -35,9 +37,14 @@ SiteClients = Callable[[str], Awaitable[JiraClientFactory]]
 """A site's Jira client factory by its URL (`Reach.client_for`); raises `LookupError` when no
 door can call it."""
 
+logger = logging.getLogger("addon.sync")
+
 OUTBOX_EVERY = 1.0
 """Seconds between two looks for outbox entries that are due (retries, resumed work)."""
 PRUNE_AFTER = 7 * 86400.0
+AT_ONCE_HOLD = 30.0
+"""A change queued to run at once is left to the outbox job only after this many seconds (if the
+process stopped before it ran)."""
 UNREACHABLE_RETRY = 60.0
 
 
@@ -73,6 +80,7 @@ class Sync:
         self._sites = sites
         self._clock = clock
         self._outbox_every = outbox_every
+        self._background: set[asyncio.Future[OutboxEntry | None]] = set()
         owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.pusher = Pusher(self.store, self._clients, clock=clock, search_lag=search_lag)
         self.runner = OutboxRunner(self.store, self.pusher, owner=owner, clock=clock, lease=lease)
@@ -105,11 +113,16 @@ class Sync:
         """Queue the item's change durably, then try it at once: `Pushed.done` when Jira has it,
         else it stays queued and the outbox retries it (after Jira's `Retry-After`)."""
         change = Change(title=title, description=description, status=status, priority=priority)
-        entry_id = await self.queue(adapter, item_id, change)
+        entry_id = await self.queue(adapter, item_id, change, at_once=True)
         return await self.run(entry_id)
 
-    async def queue(self, adapter: str, item_id: str, change: Change) -> int:
-        """Check the change against the adapter and write it to the outbox; its entry's id."""
+    async def queue(
+        self, adapter: str, item_id: str, change: Change, *, at_once: bool = False
+    ) -> int:
+        """Check the change against the adapter and write it to the outbox; its entry's id.
+
+        `at_once`: the caller runs it next (`run`), so the outbox job leaves it alone until then.
+        """
         check_item_id(item_id)
         found = await self.store.adapter(adapter)
         if found is None:
@@ -119,15 +132,39 @@ class Sync:
             raise InvalidItem("give at least one of title, description, status, priority")
         if change.title is None and await self.store.link(adapter, item_id) is None:
             raise InvalidItem("the first push of an item needs a title")
-        return await self.store.enqueue(adapter, item_id, change, now=self._clock())
+        now = self._clock()
+        later = now + AT_ONCE_HOLD if at_once else None
+        return await self.store.enqueue(adapter, item_id, change, now=now, not_before=later)
 
-    async def run(self, entry_id: int) -> Pushed:
-        """Run entry `entry_id` now if it is due and first in its item's line; how it stands."""
-        entry = await self.runner.run_once(entry_id) or await self.store.entry(entry_id)
+    async def run(self, entry_id: int, *, wait: float | None = None) -> Pushed:
+        """Run entry `entry_id` now if it is due and first in its item's line; how it stands.
+
+        With `wait`, answer after that many seconds at most: the attempt goes on in the
+        background (a slow Jira, its own `Retry-After` waits) and the outbox records its outcome.
+        """
+        attempt = asyncio.ensure_future(self._run_now(entry_id))
+        if wait is None:
+            await attempt
+        else:
+            self._background.add(attempt)
+            attempt.add_done_callback(self._settled)
+            await asyncio.wait({attempt}, timeout=wait)
+        entry = await self.store.entry(entry_id)
         if entry is None:
             raise LookupError(f"no outbox entry {entry_id}")
         link = await self.store.link(entry.adapter, entry.item_id)
         return Pushed(entry, link if link is not None and link.issue_id is not None else None)
+
+    async def _run_now(self, entry_id: int) -> OutboxEntry | None:
+        ran = await self.runner.run_once(entry_id, early=True)
+        if ran is None:  # an earlier change of the item is not done yet: due with the others
+            await self.store.reschedule(entry_id, at=self._clock())
+        return ran
+
+    def _settled(self, attempt: asyncio.Future[OutboxEntry | None]) -> None:
+        self._background.discard(attempt)
+        if not attempt.cancelled() and attempt.exception() is not None:
+            logger.warning("sync: an outbox attempt failed: %s", attempt.exception())
 
     async def run_due(self) -> int:
         """Run every outbox entry that is due (retries, and work a stopped instance left)."""

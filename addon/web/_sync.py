@@ -26,9 +26,11 @@ from addon.sync import (
     UnmappedValue,
 )
 
-__all__ = ["MAX_BODY", "pushed_json", "routes"]
+__all__ = ["ANSWER_WITHIN", "MAX_BODY", "pushed_json", "routes"]
 
 MAX_BODY = 256 * 1024
+ANSWER_WITHIN = 10.0
+"""Seconds the endpoint waits for Jira before it answers 202 (the attempt goes on)."""
 CHALLENGE = 'Bearer realm="sync"'
 
 
@@ -104,7 +106,7 @@ async def push_item(request: Request) -> Response:
         raise BadRequest("the body must be a JSON object of title, description, status, priority")
     try:
         change = Change.from_dict(body)
-        entry_id = await services.sync.queue(adapter, item_id, change)
+        entry_id = await services.sync.queue(adapter, item_id, change, at_once=True)
     except UnknownAdapter as exc:
         raise NotFound(str(exc), code="unknown_adapter") from None
     except UnmappedValue as exc:
@@ -115,7 +117,7 @@ async def push_item(request: Request) -> Response:
         raise BadRequest(str(exc)) from None
     except TypeError:
         raise BadRequest("title, description, status and priority are text") from None
-    pushed = await services.sync.run(entry_id)
+    pushed = await services.sync.run(entry_id, wait=ANSWER_WITHIN)
     if pushed.entry.state is OutboxState.FAILED:
         raise JiraFailed(pushed.entry.last_error or "the change failed")
     return JSONResponse(pushed_json(pushed), status_code=200 if pushed.done else 202)

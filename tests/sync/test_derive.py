@@ -14,7 +14,7 @@ import httpx
 from addon.doors import JiraClientFactory
 from addon.simulator import APP_ACCOUNT, FakeJiraWork
 from addon.store import Delivery, DeliveryStatus, NewDelivery, Store, open_store
-from addon.sync import ORIGIN_KIND, Sync
+from addon.sync import ORIGIN_KIND, Change, OutboxState, Sync, sync_label
 from tests.sync.support import Clock, adapter_for, running_jira
 
 PERSON = "5b10ac8d82e05b22cc7d4ef5"
@@ -74,7 +74,8 @@ async def logged(store: Store, kind: str, event: str, body: dict[str, Any]) -> D
 
 
 async def derived(store: Store) -> list[Delivery]:
-    return [d for d in await store.deliveries.after(0, limit=500) if d.origin_kind == ORIGIN_KIND]
+    rows = await store.deliveries.after(0, limit=500)
+    return [d for d in rows if d.origin_kind == ORIGIN_KIND and d.status == DeliveryStatus.ACCEPTED]
 
 
 def test_acting_account_rule_only_for_doors_that_act_as_the_app(database_url: str) -> None:
@@ -130,5 +131,43 @@ def test_catch_up_without_changelog_is_reported_once(database_url: str) -> None:
         assert payload["jira_status"]["category"] == "indeterminate"
         created = await logged(store, "connect", "jira:issue_created", body)
         assert await sync.observe(created, site_url=None, client=None) == 0
+
+    run(database_url, scenario)
+
+
+def test_a_push_waits_for_an_earlier_change_of_the_same_item(database_url: str) -> None:
+    async def scenario(
+        store: Store, sync: Sync, fake: FakeJiraWork, cloud_id: str, client: Client
+    ) -> None:
+        first = await sync.queue("tickets", "item-3", Change(title="First", status="Open"))
+        pushed = await sync.push("tickets", "item-3", title="Second")
+        assert pushed.entry.state is OutboxState.PENDING and pushed.link is None
+        assert pushed.entry.attempts == 0 and pushed.entry.next_attempt_at <= time.time()
+        assert await sync.run_due() == 2
+        entries = {e.id: e for e in await sync.store.entries()}
+        assert entries[first].state is entries[pushed.entry.id].state is OutboxState.DONE
+        [issue] = fake.issues_labelled(cloud_id, sync_label("tickets", "item-3"))
+        assert issue["fields"]["summary"] == "Second"
+
+    run(database_url, scenario)
+
+
+def test_a_status_in_no_category_and_another_edit_are_two_events(database_url: str) -> None:
+    async def scenario(
+        store: Store, sync: Sync, fake: FakeJiraWork, cloud_id: str, client: Client
+    ) -> None:
+        pushed = await sync.push("tickets", "item-4", title="Park me", status="Open")
+        assert pushed.link is not None
+        fake.transition(cloud_id, str(pushed.link.issue_id), "10004", account=PERSON)
+        body = json.loads(json.dumps(fake.webhooks[-1]))
+        body["changelog"]["items"].append(
+            {"field": "summary", "fieldId": "summary", "fromString": "Park me", "toString": "P"}
+        )
+        parked = await logged(store, "source", "jira:issue_updated", body)
+        assert await sync.observe(parked, site_url=None, client=None) == 2
+        events = await derived(store)
+        assert [e.event for e in events] == ["sync:issue_changed", "sync:issue_changed"]
+        fields = [json.loads(e.body)["changes"][0]["field"] for e in events]
+        assert fields == ["status", "summary"]
 
     run(database_url, scenario)
