@@ -15,7 +15,7 @@ from addon.connect import ConnectDoor, render_for
 from addon.doors import JiraClientFactory, Runtime
 from addon.people import Account, AccountType, EmailSource, HeldDeliveries, PeopleStore, Person
 from addon.people_service import PeopleService
-from addon.reach import Reach
+from addon.reach import Reach, SiteUnreachable
 from addon.settings import Settings
 from addon.simulator import FakeJiraUsers
 from addon.store import (
@@ -162,6 +162,35 @@ def test_the_report_runs_on_its_cycle_and_erases_closed_accounts(database_url: s
                 now[0] += 2
                 await people.report_when_due()
                 assert fake.reports[1:] == [["acc-shown"]]
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def test_a_site_out_of_reach_keeps_its_accounts_for_a_day_then_loses_them(sqlite_url: str) -> None:
+    now = [1_000_000.0]
+
+    async def nowhere(site: str) -> JiraClientFactory:
+        raise SiteUnreachable(site)
+
+    async def go() -> None:
+        store = await open_store(sqlite_url)
+        try:
+            people = PeopleService(store, nowhere, clock=lambda: now[0])
+            await people.upsert(Person("p-1", "one@example.com"))
+            site = "https://gone.atlassian.net"
+            await people.directory.account_changed(
+                Account(site, "acc-1", AccountType.ATLASSIAN, "One", email="one@example.com")
+            )
+            await people.upkeep()
+            now[0] += 86_399
+            await people.upkeep()  # a door's passing fault erases no mapping
+            assert [m.person_id for m in await people.people.mappings(site)] == ["p-1"]
+            now[0] += 1
+            await people.upkeep()
+            assert await people.people.accounts(site) == []
+            assert await people.people.mappings(site) == []
         finally:
             await store.close()
 
