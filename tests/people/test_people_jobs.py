@@ -195,3 +195,22 @@ def test_a_site_out_of_reach_keeps_its_accounts_for_a_day_then_loses_them(sqlite
             await store.close()
 
     asyncio.run(go())
+
+
+def test_a_refresh_pages_through_jira_s_user_search(sqlite_url: str) -> None:
+    fake = FakeJiraUsers()
+    for n in range(230):
+        fake.add(f"acc-{n:03}", f"User {n}")
+
+    async def scenario(store: Store, people: PeopleService, site: str) -> None:
+        result = await people.refresh(site)
+        assert (result.seen, result.removed) == (230, 0)
+        pages = [r for r in fake.requests if r.startswith("GET /rest/api/3/users/search")]
+        assert pages == [
+            f"GET /rest/api/3/users/search?startAt={start}&maxResults=100"
+            for start in (0, 100, 200)
+        ]
+        del fake.users["acc-000"]
+        assert (await people.refresh(site)).removed == 1
+
+    with_connect(sqlite_url, fake, scenario)
