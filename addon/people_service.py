@@ -58,6 +58,7 @@ UPKEEP_SECONDS = 600.0
 REFRESH_SECONDS = 86_400.0
 REPORT_CHECK_SECONDS = 3_600.0
 LOOKUP_AGAIN_SECONDS = 300.0
+GONE_AFTER_SECONDS = 86_400.0
 LOOKUP_MEMORY = 10_000
 
 ClientFor = Callable[[str], Awaitable[JiraClientFactory]]
@@ -93,6 +94,8 @@ class PeopleService:
         self._clock = clock
         self._next_report_at = 0.0
         self._asked: dict[tuple[str, str], float] = {}
+        self._seen_sites: set[str] = set()
+        self._unreachable_since: dict[str, float] = {}
 
     # the worker's gate
 
@@ -103,6 +106,8 @@ class PeopleService:
         if event.origin.site_url is None:
             return Admission(event)  # no site to map its accounts against
         site = site_name(event.origin.site_url)
+        if len(self._seen_sites) < LOOKUP_MEMORY:
+            self._seen_sites.add(site)  # its accounts are imported at the next upkeep
         if event.name in USER_EVENTS and isinstance(event.payload, Mapping):
             await self.user_event(site, event.name, event.payload)
         if not await self._has_people():
@@ -265,8 +270,10 @@ class PeopleService:
     # background work
 
     async def known_sites(self) -> list[str]:
-        """Installed Connect tenants' sites and every site with stored accounts."""
+        """Installed Connect tenants' sites, the sites deliveries came from (whatever their door),
+        and every site with stored accounts."""
         sites = {site_name(t.base_url) for t in await self.store.tenants.all() if t.active}
+        sites.update(self._seen_sites)
         sites.update(a.site for a in await self.people.accounts())
         return sorted(sites)
 
@@ -279,15 +286,24 @@ class PeopleService:
 
     async def upkeep(self) -> None:
         """Import the accounts of a site no account is stored for yet; erase those of a site no
-        door can reach any more (uninstalled, disconnected); release what mapped accounts wait
-        for."""
+        door can reach any more: at once after a Connect uninstall, else (a disconnect) once it
+        has stayed out of reach for `GONE_AFTER_SECONDS`, so that a passing fault of a door
+        erases no mapping; release what mapped accounts wait for."""
+        now = self._clock()
+        uninstalled = {
+            site_name(t.base_url) for t in await self.store.tenants.all() if not t.active
+        }
         for site in await self.known_sites():
             has_accounts = bool(await self.people.account_ids(site))
-            if not await self._reachable(site):
-                if has_accounts:
-                    await self.forget_site(site)
-            elif not has_accounts:
-                await self._try(self.refresh(site), site)
+            if await self._reachable(site):
+                self._unreachable_since.pop(site, None)
+                if not has_accounts:
+                    await self._try(self.refresh(site), site)
+                continue
+            since = self._unreachable_since.setdefault(site, now)
+            if has_accounts and (site in uninstalled or now - since >= GONE_AFTER_SECONDS):
+                await self.forget_site(site)
+                self._unreachable_since.pop(site, None)
         await self.release_mapped()
 
     async def refresh_all(self) -> None:

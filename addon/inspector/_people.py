@@ -76,6 +76,13 @@ def _site(value: str | None) -> str | None:
         raise BadRequest(f"site: {value[:100]!r} is not a site URL") from None
 
 
+def _form_site(form: dict[str, str]) -> str:
+    site = _site(form.get("site"))
+    if site is None:
+        raise BadRequest("the form names no site; reload the People page and try again")
+    return site
+
+
 def _person_json(person: Person) -> dict[str, Any]:
     return {"id": person.id, "email": person.email, "name": person.name}
 
@@ -200,7 +207,7 @@ async def map_page(request: Request) -> Response:
         return form
     people = _services(request).people
     try:
-        site = _site(form.get("site")) or ""
+        site = _form_site(form)
         await people.map(site, form.get("account_id", ""), form.get("person_id", ""))
     except (BadRequest, UnknownAccount, UnknownPerson, NotAPerson) as exc:
         return _page_error(request, 400, str(exc))
@@ -214,7 +221,7 @@ async def unmap_page(request: Request) -> Response:
     if isinstance(form, Response):
         return form
     try:
-        site = _site(form.get("site")) or ""
+        site = _form_site(form)
         await _services(request).people.unmap(site, form.get("account_id", ""))
     except (BadRequest, UnknownAccount) as exc:
         return _page_error(request, 400, str(exc))

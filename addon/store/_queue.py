@@ -44,6 +44,11 @@ def replay_refusal(delivery: Delivery) -> str | None:
             f"{name}'s handlers have not finished (attempt {delivery.attempts}); "
             "replay it once they are done or failed"
         )
+    if delivery.handler_state is HandlerState.HELD:
+        return (
+            f"{name} is held until account {delivery.held_account} of {delivery.held_site} is "
+            "mapped to one of your people (the People page); its handlers run then"
+        )
     if delivery.handler_state not in FINISHED:
         return f"{name} has no handler run to repeat: no handlers were set when it arrived"
     return None

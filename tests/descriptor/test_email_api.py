@@ -4,6 +4,8 @@ scope and, with Forge Remote, for `read:email-address:jira`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import descriptor
 from addon.connect import render_for
 from addon.settings import Settings
@@ -33,3 +35,15 @@ def test_on_asks_for_the_email_api_in_the_descriptor_and_the_manifest() -> None:
     _, connect_only = scopes_of(True, events="connect")
     assert "access-email-addresses:connect-jira" in connect_only
     assert "read:email-address:jira" not in connect_only
+
+
+def test_atlassian_s_validator_accepts_the_email_scopes(tmp_path: Path) -> None:
+    from tests.descriptor.test_forge import validated
+
+    rendered = render_for(Settings(base_url=BASE, jira_email_api=True))
+    for events in ("connect", "forge"):
+        directory = tmp_path / events
+        directory.mkdir()
+        validated(
+            descriptor.forge_manifest(rendered.document, app_id=APP_ID, events=events), directory
+        )

@@ -126,6 +126,7 @@ def test_mapping_through_the_page_releases_held_deliveries_and_forgery_is_refuse
     assert before["held_for"] == {"site": SITE, "account_id": "acc-page"}
     shown = httpx.get(f"{jira.base_url}/inspector/deliveries/{held}", auth=AUTH)
     assert f"waits for account acc-page of {SITE} to be mapped" in shown.text
+    assert "is held until account acc-page" in shown.text  # why it cannot be replayed
 
     page = httpx.get(f"{jira.base_url}/inspector/people", auth=AUTH)
     assert page.status_code == 200

@@ -15,7 +15,7 @@ from addon.connect import ConnectDoor, render_for
 from addon.doors import JiraClientFactory, Runtime
 from addon.people import Account, AccountType, EmailSource, HeldDeliveries, PeopleStore, Person
 from addon.people_service import PeopleService
-from addon.reach import Reach
+from addon.reach import Reach, SiteUnreachable
 from addon.settings import Settings
 from addon.simulator import FakeJiraUsers
 from addon.store import (
@@ -166,3 +166,51 @@ def test_the_report_runs_on_its_cycle_and_erases_closed_accounts(database_url: s
             await store.close()
 
     asyncio.run(go())
+
+
+def test_a_site_out_of_reach_keeps_its_accounts_for_a_day_then_loses_them(sqlite_url: str) -> None:
+    now = [1_000_000.0]
+
+    async def nowhere(site: str) -> JiraClientFactory:
+        raise SiteUnreachable(site)
+
+    async def go() -> None:
+        store = await open_store(sqlite_url)
+        try:
+            people = PeopleService(store, nowhere, clock=lambda: now[0])
+            await people.upsert(Person("p-1", "one@example.com"))
+            site = "https://gone.atlassian.net"
+            await people.directory.account_changed(
+                Account(site, "acc-1", AccountType.ATLASSIAN, "One", email="one@example.com")
+            )
+            await people.upkeep()
+            now[0] += 86_399
+            await people.upkeep()  # a door's passing fault erases no mapping
+            assert [m.person_id for m in await people.people.mappings(site)] == ["p-1"]
+            now[0] += 1
+            await people.upkeep()
+            assert await people.people.accounts(site) == []
+            assert await people.people.mappings(site) == []
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def test_a_refresh_pages_through_jira_s_user_search(sqlite_url: str) -> None:
+    fake = FakeJiraUsers()
+    for n in range(230):
+        fake.add(f"acc-{n:03}", f"User {n}")
+
+    async def scenario(store: Store, people: PeopleService, site: str) -> None:
+        result = await people.refresh(site)
+        assert (result.seen, result.removed) == (230, 0)
+        pages = [r for r in fake.requests if r.startswith("GET /rest/api/3/users/search")]
+        assert pages == [
+            f"GET /rest/api/3/users/search?startAt={start}&maxResults=100"
+            for start in (0, 100, 200)
+        ]
+        del fake.users["acc-000"]
+        assert (await people.refresh(site)).removed == 1
+
+    with_connect(sqlite_url, fake, scenario)
