@@ -267,14 +267,14 @@ def _site(installation: ForgeInstallation) -> str | None:
 
 
 def _evidence(call: ForgeCall) -> Evidence:
-    invocation = call.invocation
+    evidence = call.evidence()
     return Evidence(
         token={
-            "header": {"alg": "RS256", "kid": invocation.kid},
-            "claims": call.evidence()["claims"],
+            "header": {"alg": "RS256", "kid": call.invocation.kid},
+            "claims": evidence["claims"],
         },
         verification={
-            **call.evidence(),
+            **evidence,
             "matched": True,
             "envelope": "payload" if call.event is not None and call.event.enveloped else "top",
         },
