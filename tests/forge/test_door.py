@@ -686,6 +686,10 @@ def test_the_inspector_shows_a_connect_tenant_and_its_forge_installation_as_one_
         ("forge", INSTALLATION, SITE)
     }
     assert inspect(forge, "/api/deliveries", kind="connect").json()["deliveries"] == []
+    listing = inspect(forge, "/", kind="forge").text
+    assert '<option value="forge" selected>' in listing
+    assert '<option value="avi:jira:updated:issue"' in listing and "FD-90" in listing
+    assert "FD-90" not in inspect(forge, "/", kind="connect").text
     installed_id = listed[1]["id"]
     detail = inspect(forge, f"/api/deliveries/{installed_id}").text
     html = inspect(forge, f"/deliveries/{installed_id}").text
