@@ -162,12 +162,18 @@ class ForgeDoor:
         installation = await self.installations.get(installation_id)
         if installation is None:
             raise NoSystemToken(f"no Forge installation {installation_id!r} is known here")
-        factory = await self._factory(installation)
-        factory()  # raises NoSystemToken now, not later
-        return factory
+        token = await self.installations.system_token(installation_id)
+        if token is None:
+            _no_token(installation)  # now, not at the first call
+        return self._factory_with(installation, token)
 
     async def _factory(self, installation: ForgeInstallation) -> JiraClientFactory:
         token = await self.installations.system_token(installation.installation_id)
+        return self._factory_with(installation, token)
+
+    def _factory_with(
+        self, installation: ForgeInstallation, token: str | None
+    ) -> JiraClientFactory:
         site = _site(installation) or installation.api_base_url
         if token is None:
             return JiraClientFactory(site, functools.partial(_no_token, installation))
