@@ -5,6 +5,7 @@ error naming the scheduled trigger; the client's rules. And the door opens only 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -127,3 +128,30 @@ def test_the_forge_door_opens_only_with_forge_app_id() -> None:
     assert [door.kind for door in doors][-1] == "forge"
     with pytest.raises(ValueError, match="FORGE_APP_ID"):
         ForgeDoor(without)
+
+
+def test_an_installation_whose_scheduled_trigger_is_silent_for_three_hours_shows_as_silent() -> (
+    None
+):
+    from addon.forge import SILENT_AFTER, ForgeInstallation
+    from addon.inspector._forge import forge_json, forge_view
+
+    now = 1_800_000_000.0
+    heard = ForgeInstallation(
+        INSTALLATION, CLOUD_ID, SITE, API_BASE, "2.0.0", "PRODUCTION",
+        installed_at=now - 10 * SILENT_AFTER, updated_at=now, last_tick_at=now - 3600,
+        uninstalled=False, uninstalled_at=None, system_token_expires_at=now + 60,
+    )  # fmt: skip
+    silent = dataclasses.replace(heard, last_tick_at=now - SILENT_AFTER - 1)
+    gone = dataclasses.replace(silent, uninstalled=True, uninstalled_at=now)
+    assert [forge_view(i, now).state for i in (heard, silent, gone)] == [
+        "active",
+        "silent",
+        "uninstalled",
+    ]
+    assert forge_view(heard, now).token_text.startswith("until ")
+    assert forge_view(
+        dataclasses.replace(heard, system_token_expires_at=now - 1), now
+    ).token_text.startswith("expired")
+    shown = forge_json(heard, now)
+    assert shown["state"] == "active" and "system_token" not in shown
