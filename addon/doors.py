@@ -65,7 +65,7 @@ class Door(Protocol[M]):
     """One door. `M` is what its `match` finds in a webhook path, handed back to `verify`."""
 
     kind: str
-    """The origin kind its deliveries are recorded under (`"connect"`, `"source"`)."""
+    """The origin kind its deliveries are recorded under (`"connect"`, `"source"`, `"forge"`)."""
     challenge: str | None
     """The `WWW-Authenticate` value a 401 refusal carries (None: no challenge)."""
 

@@ -96,6 +96,12 @@ class RequestPool:
     count: int
     signed_at: float
     body_sizes: tuple[int, ...]
+    scheme: str = "JWT"
+    """The Authorization scheme of the tokens (`JWT` for Connect, `Bearer` for Forge)."""
+    id_in_body: bool = False
+    """Each request's identifier goes into its body (`benchId`), not into a header."""
+    headers: str = ""
+    """Raw header lines every request carries besides the usual ones."""
 
 
 def _user(rng: random.Random, n: int) -> dict[str, Any]:

@@ -8,12 +8,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from addon.simulator._forge_keys import ForgeIdentity, ForgeKeyServer
+from addon.simulator._keyserver import KeyServerAddress
 from bench import _million, _million_pages, _profile
 from bench._databases import check_stored, database, migrate, status_counts
+from bench._forge import forge_env, install_forge, sign_forge_pool
 from bench._harness import MIB, ROOT, WARMUP_REQUESTS, Harness
 from bench._procs import ServerProcess, clean_environment, free_port, key_server, rss_kib
 from bench._report import Row, log, log_row
-from bench._requests import make_bodies
+from bench._requests import RequestPool, make_bodies
 
 __all__ = ["SOAK_FIRST", "SOAK_TOTAL", "Bench"]
 
@@ -115,6 +118,48 @@ class Bench(Harness):
                 self.report.idle_rss_mib[label] = rss_kib(server.pid)["VmRSS"] / MIB
                 log(f"{label}: idle RSS after start-up {self.report.idle_rss_mib[label]:.1f} MiB")
                 self.install(server)
+                self.load(server, pool, 16, f"{name}-warm-", count=WARMUP_REQUESTS)
+                for connections in self.args.concurrency:
+                    before = status_counts(database_url)
+                    result, peak = self.load(
+                        server,
+                        pool,
+                        connections,
+                        f"{name}-c{connections}-",
+                        seconds=self.args.seconds,
+                    )
+                    good, text = check_stored(before, status_counts(database_url), result)
+                    row = self.row(label, result, peak, stored_ok=good, note=text)
+                    rows[connections] = row
+                    log_row(row)
+                    if not good:
+                        self.report.problems.append(f"{label} c={connections}: {text}")
+            finally:
+                server.stop()
+        return rows
+
+    def forge(
+        self, name: str, label: str, kind: str, *, access_log: bool, admin_url: str | None = None
+    ) -> dict[int, Row]:
+        """The Forge door in the same conditions as `addon`: FIT-verified events to /forge/events."""
+        identity = ForgeIdentity.generate()
+        began = time.perf_counter()
+        pool: RequestPool = sign_forge_pool(
+            identity, self.workdir / "forge-requests", self.args.requests
+        )
+        log(f"signed {pool.count:,} Forge requests in {time.perf_counter() - began:.1f} s")
+        rows: dict[int, Row] = {}
+        with (
+            database(kind, self.workdir, name, admin_url) as database_url,
+            key_server({self.site.kid: self.site.public_key_pem}) as keys,
+            ForgeKeyServer(KeyServerAddress("127.0.0.1", free_port()), identity) as forge_keys,
+        ):
+            server = self.start_addon(
+                name, database_url, keys, access_log=access_log, extra_env=forge_env(forge_keys.url)
+            )
+            try:
+                self.report.idle_rss_mib[label] = rss_kib(server.pid)["VmRSS"] / MIB
+                install_forge(server.url, identity)
                 self.load(server, pool, 16, f"{name}-warm-", count=WARMUP_REQUESTS)
                 for connections in self.args.concurrency:
                     before = status_counts(database_url)

@@ -83,6 +83,9 @@ def run_wrk(
         "BENCH_HOST": host,
         "BENCH_TAG": tag,
         "BENCH_RESULT": str(result_path),
+        "BENCH_SCHEME": pool.scheme,
+        "BENCH_ID_IN_BODY": "1" if pool.id_in_body else "0",
+        "BENCH_HEADERS": pool.headers,
     }
     if seconds is not None:
         env["BENCH_SECONDS"] = str(seconds)

@@ -99,6 +99,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite ingest runs")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare Starlette runs")
     parser.add_argument(
+        "--no-forge",
+        action="store_true",
+        help="skip the Forge door runs (FIT-verified Forge events, beside the Connect webhooks)",
+    )
+    parser.add_argument(
         "--floor",
         action="store_true",
         help="also the floor (bench/floor_app.py): verify + parse and nothing else, storing "
@@ -214,6 +219,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             report.rows += [rows[c] for c in args.concurrency]
             if name == "sqlite-log" and 64 in rows:
                 empty_c64 = rows[64]
+        if not args.no_forge and not args.no_sqlite:
+            rows = bench.forge(
+                "forge-sqlite",
+                "Forge door, SQLite (addon serve, access log on)",
+                "sqlite",
+                access_log=True,
+            )
+            for c, row in rows.items():
+                if c in bare:
+                    row.ratio = row.rps / bare[c].rps
+            report.rows += [rows[c] for c in args.concurrency]
         if args.soak:
             bench.soak("add-on, SQLite (addon serve, access log on)")
         if args.million:

@@ -11,6 +11,10 @@
 --   BENCH_SECONDS   stop issuing webhooks after this many seconds (time-bounded run), or
 --   BENCH_COUNT     stop issuing webhooks after this many requests (count-bounded run)
 --   BENCH_RESULT    where done() writes the results as JSON
+--   BENCH_SCHEME    the Authorization scheme of the tokens (JWT, the default; Bearer for Forge)
+--   BENCH_ID_IN_BODY  1: the identifier goes into the body as its first field (`benchId`), not
+--                   into X-Atlassian-Webhook-Identifier (Forge sends no identifier header)
+--   BENCH_HEADERS   raw header lines every request carries (e.g. Forge's system token)
 --
 -- Why not plain `wrk -d`: wrk stops at its deadline with requests still in flight, so the number
 -- of 2xx it saw and the number of deliveries the server stored differ by up to the concurrency.
@@ -42,6 +46,8 @@ end
 -- Per-thread state (each wrk thread has its own Lua environment).
 local prefixes = {}  -- per request: everything before the body, headers included
 local body_of = {}   -- per request: the index of its body
+local ids = {}       -- per request, with BENCH_ID_IN_BODY: its identifier
+local id_in_body = false
 local bodies = {}
 local count = 0
 local next_index = 1
@@ -78,6 +84,9 @@ end
 function init(args)
   local host = assert(os.getenv("BENCH_HOST"), "BENCH_HOST is not set")
   local tag = os.getenv("BENCH_TAG") or ""
+  local scheme = os.getenv("BENCH_SCHEME") or "JWT"
+  local extra = os.getenv("BENCH_HEADERS") or ""
+  id_in_body = os.getenv("BENCH_ID_IN_BODY") == "1"
   seconds = tonumber(os.getenv("BENCH_SECONDS") or "")
   quota = tonumber(os.getenv("BENCH_COUNT") or "")
   assert(seconds or quota, "set BENCH_SECONDS or BENCH_COUNT")
@@ -91,17 +100,32 @@ function init(args)
     assert(identifier, "malformed request line: " .. line)
     local body = assert(bodies[tonumber(body_index)], "no body " .. body_index)
     count = count + 1
-    prefixes[count] = table.concat({
-      "POST ", target, " HTTP/1.1\r\n",
-      "Host: ", host, "\r\n",
-      "User-Agent: Atlassian Webhook HTTP Client\r\n",
-      "Content-Type: application/json; charset=UTF-8\r\n",
-      "Accept: */*\r\n",
-      "Authorization: JWT ", token, "\r\n",
-      "X-Atlassian-Webhook-Flow: Primary\r\n",
-      "Content-Length: ", tostring(#body), "\r\n",
-      "X-Atlassian-Webhook-Identifier: ", tag, identifier,
-    })
+    if id_in_body then
+      -- the body (and so its length) changes with the identifier: both are added per request
+      prefixes[count] = table.concat({
+        "POST ", target, " HTTP/1.1\r\n",
+        "Host: ", host, "\r\n",
+        "Content-Type: application/json\r\n",
+        "Accept: */*\r\n",
+        "Authorization: ", scheme, " ", token, "\r\n",
+        extra,
+        "Content-Length: ",
+      })
+      ids[count] = tag .. identifier
+    else
+      prefixes[count] = table.concat({
+        "POST ", target, " HTTP/1.1\r\n",
+        "Host: ", host, "\r\n",
+        "User-Agent: Atlassian Webhook HTTP Client\r\n",
+        "Content-Type: application/json; charset=UTF-8\r\n",
+        "Accept: */*\r\n",
+        "Authorization: ", scheme, " ", token, "\r\n",
+        extra,
+        "X-Atlassian-Webhook-Flow: Primary\r\n",
+        "Content-Length: ", tostring(#body), "\r\n",
+        "X-Atlassian-Webhook-Identifier: ", tag, identifier,
+      })
+    end
     body_of[count] = tonumber(body_index)
   end
   assert(count > 0, "no requests in " .. os.getenv("BENCH_REQUESTS"))
@@ -134,11 +158,21 @@ function delay()
   return 0
 end
 
+-- One request: with BENCH_ID_IN_BODY the identifier opens the JSON body, else it ends the headers.
+local function build(index, suffix)
+  local body = bodies[body_of[index]]
+  if id_in_body then
+    body = '{"benchId":"' .. ids[index] .. suffix .. '",' .. body:sub(2)
+    return prefixes[index] .. tostring(#body) .. "\r\n\r\n" .. body
+  end
+  return prefixes[index] .. suffix .. "\r\n\r\n" .. body
+end
+
 function request()
   if started == nil then
     -- wrk calls request() once before the run to check the script's requests (delay() always
     -- runs before a real one): answer with the first request, without counting it.
-    return prefixes[1] .. "\r\n\r\n" .. bodies[body_of[1]]
+    return build(1, "")
   end
   local index = next_index
   next_index = next_index + 1
@@ -153,8 +187,7 @@ function request()
     wrapped = wrapped + 1
     suffix = "-r" .. round
   end
-  local body = bodies[body_of[index]]
-  return prefixes[index] .. suffix .. "\r\n\r\n" .. body
+  return build(index, suffix)
 end
 
 function response(status, headers, body)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,10 +38,11 @@ from addon.forge._call import ForgeCall, verify_call
 from addon.forge._client import NoSystemToken, forge_client
 from addon.forge._installations import ForgeInstallation, ForgeInstallations
 from addon.forge._system_token import SYSTEM_TOKEN_HEADER
+from addon.forge._verify import bearer_token
 from addon.incoming import Incoming, incoming
 from addon.reach import site_name
 from addon.settings import Settings
-from addon.store import MAX_INDEXED_BYTES, Store
+from addon.store import MAX_INDEXED_BYTES, Store, webhook_token_key
 
 __all__ = ["KIND", "ForgeDoor"]
 
@@ -135,7 +137,7 @@ class ForgeDoor:
                 if installation.uninstalled
                 else None
             ),
-            evidence=_evidence(call),
+            evidence=_evidence(call, request.authorization),
             hidden_headers=HIDDEN,
         )
 
@@ -162,12 +164,18 @@ class ForgeDoor:
         installation = await self.installations.get(installation_id)
         if installation is None:
             raise NoSystemToken(f"no Forge installation {installation_id!r} is known here")
-        factory = await self._factory(installation)
-        factory()  # raises NoSystemToken now, not later
-        return factory
+        token = await self.installations.system_token(installation_id)
+        if token is None:
+            _no_token(installation)  # now, not at the first call
+        return self._factory_with(installation, token)
 
     async def _factory(self, installation: ForgeInstallation) -> JiraClientFactory:
         token = await self.installations.system_token(installation.installation_id)
+        return self._factory_with(installation, token)
+
+    def _factory_with(
+        self, installation: ForgeInstallation, token: str | None
+    ) -> JiraClientFactory:
         site = _site(installation) or installation.api_base_url
         if token is None:
             return JiraClientFactory(site, functools.partial(_no_token, installation))
@@ -266,15 +274,20 @@ def _site(installation: ForgeInstallation) -> str | None:
     return installation.site_url.rstrip("/") if installation.site_url else None
 
 
-def _evidence(call: ForgeCall) -> Evidence:
-    invocation = call.invocation
+def _evidence(call: ForgeCall, authorization: str | None) -> Evidence:
+    """The decoded token and the check, and the token's digest: a FIT's signature does not cover
+    the body, and Forge signs a new one for each call, so the log marks a token seen again on
+    another body as reused (never the token itself is kept)."""
+    evidence = call.evidence()
+    digest = webhook_token_key(bearer_token(authorization), math.floor(call.invocation.expires_at))
     return Evidence(
+        token_digest=digest,
         token={
-            "header": {"alg": "RS256", "kid": invocation.kid},
-            "claims": call.evidence()["claims"],
+            "header": {"alg": "RS256", "kid": call.invocation.kid},
+            "claims": evidence["claims"],
         },
         verification={
-            **call.evidence(),
+            **evidence,
             "matched": True,
             "envelope": "payload" if call.event is not None and call.event.enveloped else "top",
         },

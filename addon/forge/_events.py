@@ -78,13 +78,56 @@ def delivery_id(document: Mapping[str, Any]) -> str:
     if isinstance(inner, Mapping):
         stripped[ENVELOPE] = {key: value for key, value in inner.items() if key != RETRY_CONTEXT}
     try:
-        canonical = rfc8785.dumps(stripped)
+        canonical = _canonical(stripped)
     except (rfc8785.CanonicalizationError, RecursionError, ValueError):
         raise MalformedEvent(
             "the body cannot be put in RFC 8785 canonical form (an integer beyond 2^53, or a"
             " string that is not Unicode), so no delivery identifier can be derived"
         ) from None
     return hashlib.sha256(canonical).hexdigest()
+
+
+_INT_LIMIT = 2**53 - 1
+
+
+def _plain(document: Mapping[str, Any]) -> bool:
+    """True when the document has no float, no integer beyond 2^53 - 1 and only ASCII keys: then
+    sorted compact `json.dumps` is its RFC 8785 form (the same string escapes; key order by UTF-16
+    code units and by code points agree on ASCII; integers print alike)."""
+    stack: list[Any] = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not key.isascii():
+                    return False
+                if isinstance(item, dict | list):
+                    stack.append(item)
+                elif isinstance(item, float) or (
+                    isinstance(item, int) and not -_INT_LIMIT <= item <= _INT_LIMIT
+                ):
+                    return False
+        else:
+            for item in value:
+                if isinstance(item, dict | list):
+                    stack.append(item)
+                elif isinstance(item, float) or (
+                    isinstance(item, int) and not -_INT_LIMIT <= item <= _INT_LIMIT
+                ):
+                    return False
+    return True
+
+
+def _canonical(document: Mapping[str, Any]) -> bytes:
+    """The RFC 8785 canonical JSON of a parsed body: `rfc8785` itself (pure Python, some 300 µs
+    for a 4 KB event) unless the document is plain, where the C encoder gives the same bytes."""
+    if _plain(document):
+        text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: rfc8785 refuses it, with its reason
+            pass
+    return rfc8785.dumps(document)
 
 
 def _retry(document: Mapping[str, Any], event: Mapping[str, Any]) -> tuple[int, str | None]:

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route, request_response
 
+import descriptor
 from addon.doors import ListsSites, SiteFacts
 from addon.errors import BadRequest, NotFound
 from addon.forge import ForgeInstallation, ForgeInstallations
@@ -124,6 +125,16 @@ async def index_redirect(request: Request) -> Response:
 index_redirect_app = request_response(index_redirect)
 
 
+def _forge_events(services: Services) -> list[str]:
+    """The Forge events the add-on's manifest triggers on: its webhooks' Forge names, lifecycle."""
+    names = set(descriptor.LIFECYCLE_EVENTS)
+    for module in services.rendered.webhooks:
+        forge = descriptor.product_event_for(module.event)
+        if forge is not None:
+            names.add(forge.name)
+    return sorted(names)
+
+
 async def deliveries_page(request: Request) -> Response:
     services = _services(request)
     store = services.store
@@ -136,7 +147,10 @@ async def deliveries_page(request: Request) -> Response:
     detail_url = _detail_url(request)
     here = _path(request, "inspector:deliveries")
     limit = {"limit": query.limit} if query.limit != DEFAULT_LIMIT else {}
+    kinds = [door.kind for door in services.doors]
     events = sorted({module.event for module in services.rendered.webhooks})
+    if "forge" in kinds:
+        events += _forge_events(services)
     if query.where.event and query.where.event not in events:
         events.insert(0, query.where.event)
     context = {
@@ -148,6 +162,7 @@ async def deliveries_page(request: Request) -> Response:
         "filtered": bool(query.filters),
         "events": events,
         "statuses": STATUSES,
+        "kinds": kinds,
         "tenants": [(t.client_key, t.base_url) for t in await store.tenants.all()],
         "sources": [source.name for source in await services.sources.list()],
         "older_url": _with_query(here, {**query.filters, **limit, "cursor": page.next_cursor})

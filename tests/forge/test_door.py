@@ -686,6 +686,10 @@ def test_the_inspector_shows_a_connect_tenant_and_its_forge_installation_as_one_
         ("forge", INSTALLATION, SITE)
     }
     assert inspect(forge, "/api/deliveries", kind="connect").json()["deliveries"] == []
+    listing = inspect(forge, "/", kind="forge").text
+    assert '<option value="forge" selected>' in listing
+    assert '<option value="avi:jira:updated:issue"' in listing and "FD-90" in listing
+    assert "FD-90" not in inspect(forge, "/", kind="connect").text
     installed_id = listed[1]["id"]
     detail = inspect(forge, f"/api/deliveries/{installed_id}").text
     html = inspect(forge, f"/deliveries/{installed_id}").text
@@ -704,3 +708,13 @@ def test_a_forge_installation_without_a_connect_tenant_is_its_own_site(forge: Fo
     assert installation["installation_id"] == INSTALLATION and installation["cloud_id"] == CLOUD_ID
     assert installation["system_token_expires_at"] is None
     assert INSTALLATION in inspect(forge, "/tenants").text
+
+
+def test_a_token_seen_again_on_another_body_is_marked_reused(forge: Forge) -> None:
+    """A FIT's signature does not cover the body, and Forge signs a new token for each call."""
+    fit = forge.key.sign(fit_claims())
+    assert forge.event(issue_event(key="FD-95"), token=fit).status_code == 204
+    assert forge.event(issue_event(key="FD-96"), token=fit).status_code == 204
+    first, second = forge.rows(2)
+    assert (first.token_reused, second.token_reused) == (False, True)
+    assert fit not in json.dumps([first.headers, first.verification, first.token])

@@ -8,8 +8,10 @@ import json
 from typing import Any
 
 import pytest
+import rfc8785
 
 from addon.forge import MalformedEvent, MissingEventType, read_event
+from addon.forge._events import delivery_id
 
 UPDATED: dict[str, Any] = {
     "eventType": "avi:jira:updated:issue",
@@ -115,3 +117,46 @@ def test_an_event_type_that_is_not_a_name_is_refused() -> None:
 def test_a_body_that_cannot_be_canonical_is_refused_not_crashed() -> None:
     with pytest.raises(MalformedEvent, match="canonical"):
         read_event(body({**UPDATED, "huge": 2**60}))
+
+
+CANONICAL_CASES = [
+    {"b": 1, "a": [True, False, None, {"z": "é\u2028", "y": '\x00\x1f"\\\b\f\n\r\t\x7f'}]},
+    {
+        "eventType": "avi:jira:updated:issue",
+        "issue": {"id": "10073", "key": "SP-10"},
+        "n": -(2**53 - 1),
+    },
+    {"float": 1.0, "tiny": 5e-324, "big": 1e21, "neg": -0.0, "third": 1 / 3},
+    {"\u00e9": 1, "e": 2, "\U0001f600": 3, "\ufb33": 4, "\u20ac": 5},
+    {"empty": {}, "list": [], "nested": [[[{}]]], "emoji value": "\U0001f600 ✓"},
+]
+
+
+@pytest.mark.parametrize("document", CANONICAL_CASES)
+def test_the_fast_canonical_form_is_rfc8785_s(document: dict[str, Any]) -> None:
+    from addon.forge._events import _canonical
+
+    assert _canonical(document) == rfc8785.dumps(document)
+    body = json.dumps(document).encode()
+    assert read_event(
+        json.dumps({"eventType": "avi:jira:updated:issue", **document}).encode()
+    ).delivery_id == delivery_id({"eventType": "avi:jira:updated:issue", **json.loads(body)})
+
+
+def test_the_identifier_is_the_sha256_of_the_rfc8785_form() -> None:
+    document = {
+        "eventType": "avi:jira:created:issue",
+        "issue": {"key": "SP-1", "id": "1"},
+        "x": 0.5,
+    }
+    expected = hashlib.sha256(rfc8785.dumps(document)).hexdigest()
+    assert read_event(json.dumps(document).encode()).delivery_id == expected
+    plain = {"eventType": "avi:jira:created:issue", "issue": {"key": "SP-1", "id": "1"}}
+    assert delivery_id(plain) == hashlib.sha256(rfc8785.dumps(plain)).hexdigest()
+
+
+def test_an_integer_beyond_2_53_or_a_lone_surrogate_has_no_identifier() -> None:
+    with pytest.raises(MalformedEvent):
+        delivery_id({"eventType": "avi:jira:created:issue", "n": 2**53})
+    with pytest.raises(MalformedEvent):
+        read_event(b'{"eventType": "avi:jira:created:issue", "s": "\\ud800"}')

@@ -145,6 +145,7 @@ class Backend:
             routes=[
                 Route("/forge/events", self.receive, methods=["POST"]),
                 Route("/forge/tick", self.receive, methods=["POST"]),
+                Route("/forge/uninstall", self.receive, methods=["POST"]),
             ]
         )
 
@@ -242,6 +243,20 @@ def test_install_and_tick_without_a_system_token(
     assert install["event"].name == "avi:forge:installed:app"
     assert install["system_token"] is None
     assert tick["path"] == "/forge/tick" and tick["system_token"] is not None
+
+
+def test_uninstall_calls_the_pre_uninstall_endpoint(
+    tmp_path: Path, forge_backend: tuple[Backend, str, KeyServerAddress]
+) -> None:
+    backend, url, address = forge_backend
+    state = tmp_path / "simulator.json"
+    gone = simulate(state, address, "uninstall", "--no-system-token", addon=url)
+    assert gone.returncode == 0, gone.stderr + gone.stdout
+    [call] = backend.calls
+    forge = load_state(state)
+    assert forge is not None and forge.forge is not None
+    assert call["path"] == "/forge/uninstall" and call["event"] is None
+    assert call["installation"] == forge.forge.installation_id and call["system_token"] is None
 
 
 def test_a_backend_for_another_app_refuses_and_the_command_fails(
