@@ -91,7 +91,7 @@ def test_the_app_opens_it_only_with_the_apps_credentials() -> None:
     doors = open_doors(SETTINGS, render_for(SETTINGS))
     assert [d.kind for d in doors].count("oauth") == 1
     [door] = [d for d in doors if d.kind == "oauth"]
-    assert isinstance(door, ListsSites) and door.connect_path == "/oauth/connect"
+    assert isinstance(door, ListsSites) and door.connect_path == "/inspector/sites/connect"
 
 
 def test_verify_accepts_a_signed_delivery_and_flags_an_unknown_registration(
