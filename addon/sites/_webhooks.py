@@ -8,6 +8,7 @@ registration's JQL cannot be edited; `DELETE /webhook` takes `{"webhookIds": [..
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -115,6 +116,7 @@ class WebhookKeeper:
         self._events = tuple(events)
         self._refresh_days = refresh_days
         self._clock = clock
+        self._passes: dict[str, asyncio.Lock] = {}
 
     async def wanted_jql(self, site: Site, token: str) -> str:
         keys = site.projects
@@ -123,7 +125,14 @@ class WebhookKeeper:
         return project_filter(sorted(keys))
 
     async def upkeep(self, site: Site) -> UpkeepReport:
-        """One pass for one site; raises `NeedsReconnect` if its grant was refused."""
+        """One pass for one site; raises `NeedsReconnect` if its grant was refused.
+
+        Passes for one site run one at a time in this instance: a connect and the upkeep job
+        passing at once would each find nothing registered and both register."""
+        async with self._passes.setdefault(site.cloud_id, asyncio.Lock()):
+            return await self._upkeep(site)
+
+    async def _upkeep(self, site: Site) -> UpkeepReport:
         report = UpkeepReport()
         token = await self._tokens.access_token(site.cloud_id)
         jql = await self.wanted_jql(site, token)

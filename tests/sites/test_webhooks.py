@@ -194,3 +194,18 @@ def test_disconnect_deletes_the_webhooks_in_jira_then_the_tokens(database_url: s
                 assert await d.sites.webhooks(site.cloud_id) == []
 
         asyncio.run(scenario())
+
+
+def test_two_passes_at_once_for_one_site_register_once(database_url: str) -> None:
+    with running_fake() as (fake, url):
+
+        async def scenario() -> None:
+            async with door(database_url, fake, url) as d:
+                site = await connected(d, fake, url)
+                keep = keeper(d, fake)  # a connect and the upkeep job, in one instance
+                reports = await asyncio.gather(keep.upkeep(site), keep.upkeep(site))
+                assert sorted(len(r.registered) for r in reports) == [0, 1]
+                [hook] = fake.webhooks(site.cloud_id)
+                assert [h.webhook_id for h in await d.sites.webhooks(site.cloud_id)] == [hook.id]
+
+        asyncio.run(scenario())
