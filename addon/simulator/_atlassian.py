@@ -165,6 +165,10 @@ class FakeAtlassian:
         """The user revokes the app's consent: every refresh token is refused from now on."""
         self.auth.revoke()
 
+    def revoke_access_token(self, token: str) -> None:
+        """Atlassian stops honouring this access token before it expires (the API answers 401)."""
+        self.auth.revoke_access_token(token)
+
     def live_refresh_tokens(self) -> list[str]:
         return self.auth.live_refresh_tokens()
 

@@ -80,6 +80,11 @@ class FakeAuthorization:
             for family in self._families.values():
                 family.revoked = True
 
+    def revoke_access_token(self, token: str) -> None:
+        """Atlassian stops honouring this access token before it expires (the API answers 401)."""
+        with self._lock:
+            self._access.pop(token, None)
+
     def live_refresh_tokens(self) -> list[str]:
         """Refresh tokens that are not spent, of consents still granted."""
         with self._lock:

@@ -2,19 +2,22 @@
 token, fetched (and refreshed when it is about to expire) before each request.
 
 The same rules as the Connect client (`addon.jira.JiraAuth`): requests stay on the gateway's
-origin, same-site redirects are re-signed, 429 and 503 are retried after `Retry-After`.
+origin, same-site redirects are re-signed, 429 and 503 are retried after `Retry-After`. A 401
+(Atlassian revoked or expired the token early) refreshes the token once, through the source, and
+sends the request again; a second 401 is returned as it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable
+from typing import Protocol
 from urllib.parse import quote
 
 import httpx
 
 from addon.jira import DEFAULT_TIMEOUT, JiraAuth, check_base_url
 
-__all__ = ["BearerTokenAuth", "gateway_url", "site_jira_client"]
+__all__ = ["BearerTokenAuth", "TokenSource", "gateway_url", "site_jira_client"]
 
 
 def gateway_url(api_url: str, cloud_id: str) -> str:
@@ -22,10 +25,16 @@ def gateway_url(api_url: str, cloud_id: str) -> str:
     return f"{api_url.rstrip('/')}/ex/jira/{quote(cloud_id, safe='')}"
 
 
+class TokenSource(Protocol):
+    """The site's current access token; with `rejected`, one newer than that refused token."""
+
+    def __call__(self, *, rejected: str | None = None) -> Awaitable[str]: ...
+
+
 class BearerTokenAuth(JiraAuth):
     """Signs each request with `Authorization: Bearer <the site's current access token>`."""
 
-    def __init__(self, base_url: str, token: Callable[[], Awaitable[str]]) -> None:
+    def __init__(self, base_url: str, token: TokenSource) -> None:
         super().__init__(base_url)
         self._token_source = token
         self._token = ""
@@ -36,11 +45,23 @@ class BearerTokenAuth(JiraAuth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        # `JiraAuth` replaces httpx's own flow, which would read the body for
+        # `requires_request_body`: read it here, so that a streamed body can be sent again.
+        await request.aread()
         self._token = await self._token_source()
+        retried = False
         flow = super().async_auth_flow(request)
         outgoing = await flow.__anext__()
         while True:
             response = yield outgoing
+            if response.status_code == 401 and not retried:
+                # The same request again (its body was read above), signed with the new token.
+                retried = True
+                await flow.aclose()
+                self._token = await self._token_source(rejected=self._token)
+                flow = super().async_auth_flow(outgoing)
+                outgoing = await flow.__anext__()
+                continue
             try:
                 outgoing = await flow.asend(response)
             except StopAsyncIteration:
@@ -49,7 +70,7 @@ class BearerTokenAuth(JiraAuth):
 
 def site_jira_client(
     base_url: str,
-    token: Callable[[], Awaitable[str]],
+    token: TokenSource,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:

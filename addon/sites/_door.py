@@ -53,7 +53,7 @@ class SiteDoor:
 
     kind = KIND
     challenge: str | None = 'Bearer realm="oauth-sites"'
-    connect_path: str | None = "/oauth/connect"
+    connect_path: str | None = "/inspector/sites/connect"
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         if not settings.atlassian_client_secret:

@@ -1,9 +1,9 @@
-"""The consent routes: `/oauth/connect` (the admin, with the inspector's credentials), the
-callback Atlassian redirects back to, and the page where the admin picks a site when a consent
-covers several.
+"""The consent routes: `/oauth/connect` (the admin, with the inspector's credentials) and the same
+at `/inspector/sites/connect` (the Sites page's button), the callback Atlassian redirects back to,
+and the page where the admin picks a site when a consent covers several.
 
-The callback is outside the inspector's Basic-auth realm: the state cookie set by `/oauth/connect`
-is what ties it to the admin's browser. A consent covering several sites is held under a handle in
+The callback is outside the inspector's Basic-auth realm: the state cookie set by either connect
+route (its path is `/oauth/callback`) is what ties it to the admin's browser. A consent covering several sites is held under a handle in
 a cookie of the same kind; picking one is a form post with the CSRF guard's token.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -39,12 +39,20 @@ from addon.web._clients import TrustedProxies
 if TYPE_CHECKING:
     from addon.sites._door import SiteDoor
 
-__all__ = ["CHOICE_COOKIE", "PROJECTS_COOKIE", "parse_projects", "site_routes"]
+__all__ = [
+    "CHOICE_COOKIE",
+    "INSPECTOR_CONNECT",
+    "PROJECTS_COOKIE",
+    "parse_projects",
+    "site_routes",
+]
 
 logger = logging.getLogger("addon.sites")
 
 CHOICE_COOKIE = "addon_oauth_choice"
 PROJECTS_COOKIE = "addon_oauth_projects"
+INSPECTOR_CONNECT = "/inspector/sites/connect"
+"""Where the Sites page's Connect button starts a consent, as `/oauth/connect` does."""
 _PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,99}")
 
 
@@ -79,6 +87,22 @@ def _refused(status: int, reason: str) -> HTMLResponse:
     )
 
 
+def _continue_page(target: str) -> HTMLResponse:
+    """A page that goes on to Atlassian's consent page at once.
+
+    A form on the Sites page leads here; a redirect to Atlassian in answer would be blocked, since
+    the page's `form-action 'self'` also covers where a form submission is redirected."""
+    url = html.escape(target)
+    text = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="refresh" content="0; url={url}">'
+        "<title>Connecting a site</title></head><body><main><h1>Connecting a site</h1>"
+        f'<p><a id="continue" href="{url}">Continue to Atlassian to approve the app</a></p>'
+        "</main></body></html>"
+    )
+    return HTMLResponse(text, headers={"Referrer-Policy": REFERRER_POLICY})
+
+
 def _connected(site: Site, report: UpkeepReport | None, problem: str | None) -> HTMLResponse:
     parts = [f"<p>{html.escape(site.url)} (cloudId {html.escape(site.cloud_id)}) is connected.</p>"]
     if report is not None and report.registered:
@@ -103,6 +127,12 @@ def site_routes(door: SiteDoor) -> Sequence[BaseRoute]:
     guard = CsrfGuard(origin=guard.origin, cookie_path=f"{base_path}/oauth", secure=secure)
 
     async def connect(request: Request) -> Response:
+        return await _connect(request, page=False)
+
+    async def connect_page(request: Request) -> Response:
+        return await _connect(request, page=True)
+
+    async def _connect(request: Request, *, page: bool) -> Response:
         work = door.work
         try:
             projects = parse_projects(request.query_params.get("projects"))
@@ -117,7 +147,7 @@ def site_routes(door: SiteDoor) -> Sequence[BaseRoute]:
             base_url=settings.base_url,
             state=cookie.value,
         )
-        response = RedirectResponse(target, status_code=303)
+        response = _continue_page(target) if page else RedirectResponse(target, status_code=303)
         response.set_cookie(
             cookie.name,
             cookie.value,
@@ -237,15 +267,16 @@ def site_routes(door: SiteDoor) -> Sequence[BaseRoute]:
 
     throttle = LoginThrottle(settings.inspector_login_attempts)
     proxies = TrustedProxies(settings.forwarded_allow_ips)
+
+    def admin(endpoint: Callable[[Request], Awaitable[Response]]) -> InspectorAccess:
+        app = request_response(endpoint)
+        return InspectorAccess(app, settings=settings, throttle=throttle, proxies=proxies)
+
     return [
-        Route(
-            "/oauth/connect",
-            InspectorAccess(
-                request_response(connect), settings=settings, throttle=throttle, proxies=proxies
-            ),
-            methods=["GET"],
-            name="oauth_connect",
-        ),
+        Route("/oauth/connect", admin(connect), methods=["GET"], name="oauth_connect"),
+        # The Sites page's button: under /inspector, where the browser already sends the
+        # inspector's credentials, so it does not ask for them again as it would at /oauth.
+        Route(INSPECTOR_CONNECT, admin(connect_page), methods=["GET"], name="oauth_continue"),
         Route("/oauth/callback", callback, methods=["GET"], name="oauth_callback"),
         Route("/oauth/choose", choose, methods=["GET", "POST"], name="oauth_choose"),
     ]

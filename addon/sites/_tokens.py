@@ -49,14 +49,21 @@ class TokenKeeper:
         self._lease_seconds = lease_seconds
         self._local: dict[str, asyncio.Lock] = {}
 
-    async def access_token(self, cloud_id: str, *, force: bool = False) -> str:
-        """A usable access token for the site; `force` refreshes even a fresh one (once)."""
+    async def access_token(
+        self, cloud_id: str, *, force: bool = False, rejected: str | None = None
+    ) -> str:
+        """A usable access token for the site; `force` refreshes even a fresh one (once).
+
+        `rejected` is a token Atlassian refused (a 401): the site is refreshed unless its stored
+        token is already another one, which a caller in this or another instance got meanwhile.
+        """
         # Callers in this instance queue here; instances queue on the lease in the database.
         async with self._local.setdefault(cloud_id, asyncio.Lock()):
+            if rejected is not None:
+                return await self._access_token(cloud_id, force=True, seen=rejected)
             return await self._access_token(cloud_id, force=force)
 
-    async def _access_token(self, cloud_id: str, *, force: bool) -> str:
-        seen: str | None = None
+    async def _access_token(self, cloud_id: str, *, force: bool, seen: str | None = None) -> str:
         while True:
             site = await self._current(cloud_id)
             if seen is None:

@@ -8,6 +8,7 @@ registration's JQL cannot be edited; `DELETE /webhook` takes `{"webhookIds": [..
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ __all__ = [
     "parse_expiration",
     "plan_upkeep",
     "project_filter",
+    "spare_copies",
 ]
 
 logger = logging.getLogger("addon.sites")
@@ -85,6 +87,17 @@ def plan_upkeep(
     return UpkeepPlan(register=not current, retire=retire, refresh=refresh)
 
 
+def spare_copies(
+    stored: Sequence[SiteWebhook], *, wanted_jql: str, wanted_events: Sequence[str]
+) -> list[int]:
+    """Registrations of the wanted filter beyond one (the one that lasts longest is kept)."""
+    current = sorted(
+        (h for h in stored if h.jql == wanted_jql and set(h.events) == set(wanted_events)),
+        key=lambda h: (h.expires_at or 0.0, h.webhook_id),
+    )
+    return [h.webhook_id for h in current[:-1]]
+
+
 @dataclass(slots=True)
 class UpkeepReport:
     registered: list[int] = field(default_factory=list)
@@ -115,6 +128,7 @@ class WebhookKeeper:
         self._events = tuple(events)
         self._refresh_days = refresh_days
         self._clock = clock
+        self._passes: dict[str, asyncio.Lock] = {}
 
     async def wanted_jql(self, site: Site, token: str) -> str:
         keys = site.projects
@@ -123,7 +137,14 @@ class WebhookKeeper:
         return project_filter(sorted(keys))
 
     async def upkeep(self, site: Site) -> UpkeepReport:
-        """One pass for one site; raises `NeedsReconnect` if its grant was refused."""
+        """One pass for one site; raises `NeedsReconnect` if its grant was refused.
+
+        Passes for one site run one at a time in this instance: a connect and the upkeep job
+        passing at once would each find nothing registered and both register."""
+        async with self._passes.setdefault(site.cloud_id, asyncio.Lock()):
+            return await self._upkeep(site)
+
+    async def _upkeep(self, site: Site) -> UpkeepReport:
         report = UpkeepReport()
         token = await self._tokens.access_token(site.cloud_id)
         jql = await self.wanted_jql(site, token)
@@ -151,24 +172,29 @@ class WebhookKeeper:
         )
         if plan.register:
             await self._register(site, token, jql, report)
-        if plan.retire and (not plan.register or report.registered):
-            await self._api.delete_webhooks(token, site.cloud_id, list(plan.retire))
-            await self._store.drop_webhooks(site.cloud_id, list(plan.retire))
-            report.retired = list(plan.retire)
-        if plan.refresh:
+        retire = [*plan.retire] if not plan.register or report.registered else []
+        # Two instances passing at once (a connect in one, the job in another) may each have
+        # registered the same filter: keep one, or every delivery would come twice for good.
+        retire += spare_copies(stored, wanted_jql=jql, wanted_events=self._events)
+        if retire:
+            await self._api.delete_webhooks(token, site.cloud_id, retire)
+            await self._store.drop_webhooks(site.cloud_id, retire)
+            report.retired = retire
+        refresh = [i for i in plan.refresh if i not in retire]
+        if refresh:
             expiration = parse_expiration(
-                await self._api.refresh_webhooks(token, site.cloud_id, list(plan.refresh))
+                await self._api.refresh_webhooks(token, site.cloud_id, refresh)
             )
             await self._store.save_webhooks(
                 site.cloud_id,
                 [
                     SiteWebhook(h.webhook_id, h.events, h.jql, expiration)
                     for h in stored
-                    if h.webhook_id in plan.refresh
+                    if h.webhook_id in refresh
                 ],
                 now=self._clock(),
             )
-            report.refreshed = list(plan.refresh)
+            report.refreshed = refresh
         return report
 
     async def _register(self, site: Site, token: str, jql: str, report: UpkeepReport) -> None:

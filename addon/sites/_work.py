@@ -24,6 +24,7 @@ from addon.sites._catchup import CATCH_UP_EVENT, CaughtUpIssue, catch_up
 from addon.sites._client import gateway_url
 from addon.sites._connect import Consent, connect_site
 from addon.sites._errors import AtlassianError, NeedsReconnect, UnknownSite
+from addon.sites._points import CatchUpPoints
 from addon.sites._records import Resource, Site, SiteStatus
 from addon.sites._store import SiteStore
 from addon.sites._tokens import TokenKeeper
@@ -80,8 +81,7 @@ class SiteWork:
             clock=clock,
         )
         self.ingest = Ingest(store.writer)
-        self._alive: dict[str, float] = {}
-        self._again: dict[str, tuple[float, float]] = {}
+        self.points = CatchUpPoints(store.db)
         self._gap_since: float | None = None
 
     def delivery_url(self, site: Site) -> str:
@@ -122,12 +122,13 @@ class SiteWork:
             await self.sites.record_webhook_errors(site.cloud_id, [str(exc)], now=self.clock())
             logger.warning("oauth site %s: registering webhooks failed: %s", site.url, exc)
             return site, None, str(exc)
-        self._alive[site.cloud_id] = self.clock()
+        await self.points.seen_alive(site.cloud_id, now=self.clock())
         return site, report, None
 
     async def upkeep(self) -> list[SiteUpkeep]:
         """One pass over every connected site's webhooks; a gap (a webhook Jira forgot, now
-        registered again) is caught up from the last time the site's webhooks were seen alive."""
+        registered again) is caught up from the last time the site's webhooks were seen alive,
+        by whichever instance saw it (the database keeps it)."""
         outcomes = await upkeep_sites(self.sites, self.webhooks)
         now = self.clock()
         for outcome in outcomes:
@@ -137,10 +138,10 @@ class SiteWork:
             if report.forgotten and report.registered:
                 site = await self.sites.get(outcome.cloud_id)
                 if site is not None:
-                    since = self._alive.get(site.cloud_id) or site.last_delivery_at
+                    since = await self.points.alive_at(site.cloud_id) or site.last_delivery_at
                     since = max(since or site.connected_at, now - MAX_GAP_SECONDS)
                     await self._catch_up_logged(site, since)
-            self._alive[outcome.cloud_id] = now
+            await self.points.seen_alive(outcome.cloud_id, now=now)
         return outcomes
 
     async def refresh_tokens(self) -> None:
@@ -173,12 +174,12 @@ class SiteWork:
             for site in await self.sites.all():
                 if site.status is SiteStatus.CONNECTED:
                     await self._catch_up_logged(site, max(since, now - MAX_GAP_SECONDS))
-        for cloud_id, (since, due) in list(self._again.items()):
-            if due <= now:
-                del self._again[cloud_id]
-                current = await self.sites.get(cloud_id)
-                if current is not None and current.status is SiteStatus.CONNECTED:
-                    await self._catch_up_logged(current, since, again=False)
+        for planned in await self.points.due(now=now):
+            if not await self.points.take(planned):
+                continue
+            current = await self.sites.get(planned.cloud_id)
+            if current is not None and current.status is SiteStatus.CONNECTED:
+                await self._catch_up_logged(current, planned.since, again=False)
         await self.sites.beat(now=now)
 
     async def _catch_up_logged(self, site: Site, since: float, *, again: bool = True) -> None:
@@ -195,7 +196,7 @@ class SiteWork:
         """Record each issue change at or after `since` not recorded yet; how many were new.
 
         Search is eventually consistent: unless `again` is False, the same gap is searched once
-        more a minute later (at the next heartbeat)."""
+        more a minute later (at the next heartbeat of any instance)."""
         token = await self.tokens.access_token(site.cloud_id)
         keys = site.projects
         if keys is None:
@@ -209,9 +210,7 @@ class SiteWork:
             await self.ingest.record(self._delivery(site, change, since))
             recorded += 1
         if again:
-            earlier = self._again.get(site.cloud_id)
-            start = min(since, earlier[0]) if earlier else since
-            self._again[site.cloud_id] = (start, self.clock() + 60.0)
+            await self.points.plan_second_pass(site.cloud_id, since=since, due=self.clock() + 60.0)
         return recorded
 
     async def _zone(self, token: str, site: Site) -> tzinfo:
@@ -283,6 +282,6 @@ class SiteWork:
         else:
             problem = f"{site.url} is {site.status.value}: its webhooks in Jira were not deleted"
         await self.sites.forget_tokens(site.cloud_id, now=self.clock())
-        self._again.pop(site.cloud_id, None)
+        await self.points.clear(site.cloud_id)
         logger.info("oauth site %s disconnected; webhooks deleted: %s", site.url, deleted)
         return deleted, problem

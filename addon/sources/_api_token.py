@@ -99,6 +99,13 @@ class ApiTokens:
             self._box.decrypt(row["api_token"], row["source_name"]),
         )
 
+    async def site_of(self, source_name: str) -> str | None:
+        """The site URL the source's API token is bound to (the token itself is not decrypted)."""
+        row = await self._db.fetch_one(
+            "SELECT site_url FROM source_api_tokens WHERE source_name = ?", (source_name,)
+        )
+        return str(row["site_url"]) if row is not None else None
+
     async def for_site(self, site: str) -> ApiToken | None:
         """The first source's token for the site named `site` (see `site_name`)."""
         row = await self._db.fetch_one(

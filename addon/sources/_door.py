@@ -193,8 +193,9 @@ class SourceDoor:
         ignored = None
         if not source.allows(event):
             ignored = f"{event} is not in the event list of source {source.name}"
+        site_url = await self._tokens.site_of(source.name) if self._tokens else None
         return Delivery(
-            origin=Origin(ORIGIN_KIND, source.name),
+            origin=Origin(ORIGIN_KIND, source.name, site_url),
             event=event,
             payload=payload,
             request=shown,

@@ -405,6 +405,14 @@ _V15 = _both(
     )""",
 )
 
+# Where each OAuth site's next catch-up starts (when its webhooks were last seen alive; a pending
+# second pass of a gap and when it is due), kept here so that any instance running the jobs uses it.
+_V18 = _both(
+    "ALTER TABLE oauth_sites ADD COLUMN webhooks_alive_at {real}",
+    "ALTER TABLE oauth_sites ADD COLUMN catch_up_since {real}",
+    "ALTER TABLE oauth_sites ADD COLUMN catch_up_due_at {real}",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
@@ -428,6 +436,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         13, "two-way sync: adapters, links, the outbox, its transitions, changes seen", *_V13
     ),
     Migration(15, "the OAuth door's heartbeat; API tokens of admin-webhook sources", *_V15),
+    Migration(18, "where each OAuth site's next catch-up starts, shared by all instances", *_V18),
 )
 """In ascending order of version; versions may skip numbers (each branch of work takes its own), and
 `migrate` applies every one not yet recorded, whatever was applied after it."""

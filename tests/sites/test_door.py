@@ -91,7 +91,7 @@ def test_the_app_opens_it_only_with_the_apps_credentials() -> None:
     doors = open_doors(SETTINGS, render_for(SETTINGS))
     assert [d.kind for d in doors].count("oauth") == 1
     [door] = [d for d in doors if d.kind == "oauth"]
-    assert isinstance(door, ListsSites) and door.connect_path == "/oauth/connect"
+    assert isinstance(door, ListsSites) and door.connect_path == "/inspector/sites/connect"
 
 
 def test_verify_accepts_a_signed_delivery_and_flags_an_unknown_registration(
@@ -125,6 +125,34 @@ def test_verify_accepts_a_signed_delivery_and_flags_an_unknown_registration(
             )
             assert isinstance(both, Delivery) and both.evidence.verification is not None
             assert both.evidence.verification["mark"] == "overlap"
+
+    asyncio.run(scenario())
+
+
+def test_the_marks_follow_the_rules_the_readme_states(database_url: str) -> None:
+    async def mark(door: SiteDoor, named: object) -> str | None:
+        body = {**BODY, "matchedWebhookIds": named}
+        outcome = await door.verify(request(body, good()), CLOUD_ID)
+        assert isinstance(outcome, Delivery) and outcome.ignored is None
+        assert outcome.evidence.verification is not None
+        return outcome.evidence.verification.get("mark")
+
+    async def scenario() -> None:
+        async with started(database_url) as door:  # one registration stored: 7
+            assert await mark(door, [7]) is None
+            assert await mark(door, ["7", 8]) is None  # an unknown id beside it is ignored
+            for nothing in ([], [8], None, "7", [True], ["x"]):
+                assert await mark(door, nothing) == "flagged", nothing
+            await door.work.sites.save_webhooks(
+                CLOUD_ID, [SiteWebhook(9, ("jira:issue_updated",), "project = OPS", None)], now=2
+            )  # a new filter registered, the old not deleted yet
+            assert await mark(door, [7]) == "overlap"
+            assert await mark(door, [9]) == "overlap"
+            assert await mark(door, [7, 9]) == "overlap"
+            assert await mark(door, [8]) == "flagged"  # flagged, never also overlap
+            await door.work.sites.drop_webhooks(CLOUD_ID, [7])  # the old one deleted
+            assert await mark(door, [9]) is None
+            assert await mark(door, [7]) == "flagged"  # a late delivery of the deleted one
 
     asyncio.run(scenario())
 

@@ -469,7 +469,7 @@ def test_the_inspector_lists_every_site_marks_catch_ups_and_shows_the_claims_car
                 assert "https://forge.example.net" in page.text
                 assert "ari:forge-installation-1" in page.text
                 assert site.url in page.text and site.cloud_id in page.text
-                assert 'action="/oauth/connect"' in page.text
+                assert 'action="/inspector/sites/connect"' in page.text
                 assert str(hook.id) in page.text and "Refresh token ends" in page.text
                 assert "within a month" not in page.text
                 listed = (await flow.http.get(flow.url + "/inspector/api/sites", auth=AUTH)).json()

@@ -21,6 +21,7 @@ from addon.sites import (
     plan_upkeep,
     project_filter,
 )
+from addon.sites._webhooks import spare_copies
 from tests.sites.support import BASE_URL, Door, consent_code, door, running_fake
 
 EVENTS = DEFAULT_SITE_WEBHOOK_EVENTS
@@ -194,3 +195,63 @@ def test_disconnect_deletes_the_webhooks_in_jira_then_the_tokens(database_url: s
                 assert await d.sites.webhooks(site.cloud_id) == []
 
         asyncio.run(scenario())
+
+
+def test_two_passes_at_once_for_one_site_register_once(database_url: str) -> None:
+    with running_fake() as (fake, url):
+
+        async def scenario() -> None:
+            async with door(database_url, fake, url) as d:
+                site = await connected(d, fake, url)
+                keep = keeper(d, fake)  # a connect and the upkeep job, in one instance
+                reports = await asyncio.gather(keep.upkeep(site), keep.upkeep(site))
+                assert sorted(len(r.registered) for r in reports) == [0, 1]
+                [hook] = fake.webhooks(site.cloud_id)
+                assert [h.webhook_id for h in await d.sites.webhooks(site.cloud_id)] == [hook.id]
+
+        asyncio.run(scenario())
+
+
+def test_a_second_registration_of_the_same_filter_is_deleted_at_the_next_pass(
+    database_url: str,
+) -> None:
+    with running_fake() as (fake, url):
+
+        async def scenario() -> None:
+            async with door(database_url, fake, url) as one, door(database_url, fake, url) as two:
+                site = await connected(one, fake, url)
+                first = await keeper(one, fake).upkeep(site)
+                # What another instance passing at the same moment did: the same filter again.
+                token = await two.tokens.access_token(site.cloud_id)
+                [result] = await two.api.register_webhooks(
+                    token,
+                    site.cloud_id,
+                    delivery_url(site),
+                    [{"events": list(EVENTS), "jqlFilter": 'project IN ("DEV")'}],
+                )
+                assert result.webhook_id is not None
+                await two.sites.save_webhooks(
+                    site.cloud_id,
+                    [SiteWebhook(result.webhook_id, EVENTS, 'project IN ("DEV")', None)],
+                    now=fake.now(),
+                )
+                assert len(fake.webhooks(site.cloud_id)) == 2
+                healed = await keeper(one, fake).upkeep(site)
+                assert healed.registered == [] and len(healed.retired) == 1
+                [kept] = fake.webhooks(site.cloud_id)
+                assert {kept.id, *healed.retired} == {*first.registered, result.webhook_id}
+                assert [h.webhook_id for h in await one.sites.webhooks(site.cloud_id)] == [kept.id]
+
+        asyncio.run(scenario())
+
+
+def test_spare_copies_keep_the_longest_lasting_registration() -> None:
+    jql = 'project IN ("DEV")'
+    hooks = [
+        SiteWebhook(1, EVENTS, jql, 100.0),
+        SiteWebhook(2, EVENTS, jql, 300.0),
+        SiteWebhook(3, EVENTS, 'project IN ("OLD")', 900.0),
+        SiteWebhook(4, EVENTS, jql, 200.0),
+    ]
+    assert spare_copies(hooks, wanted_jql=jql, wanted_events=EVENTS) == [1, 4]
+    assert spare_copies(hooks[:1], wanted_jql=jql, wanted_events=EVENTS) == []
