@@ -118,6 +118,9 @@ class JiraAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        # Overriding the flow drops httpx's own reading of the body that `requires_request_body`
+        # asks for; without it a streamed body could not be sent again after a redirect or retry.
+        await request.aread()
         redirects = retries = 0
         while True:
             self.sign(request)
@@ -151,6 +154,8 @@ class JiraAuth(httpx.Auth):
         headers = httpx.Headers(request.headers)
         headers.pop("Authorization", None)
         if response.status_code in (307, 308):
+            for name in ("Content-Length", "Transfer-Encoding"):  # set anew for the read body
+                headers.pop(name, None)
             return httpx.Request(
                 method,
                 location,

@@ -492,3 +492,17 @@ def test_bad_arguments_are_refused() -> None:
         jira_client("https://example.atlassian.net", "", ADDON_KEY)
     with pytest.raises(ValueError):
         jira_client("https://example.atlassian.net", SECRET, "")
+
+
+def test_a_streamed_body_is_sent_again_in_full_after_a_307(fake: FakeJira) -> None:
+    async def body() -> Any:
+        yield b'{"fields": '
+        yield b'{"summary": "streamed"}}'
+
+    async def go() -> httpx.Response:
+        async with jira_client(fake.base_url, SECRET, ADDON_KEY) as jira:
+            return await jira.post("/redirect-post", content=body())
+
+    response = run(go())
+    assert response.status_code == 201
+    assert response.json() == {"received": {"fields": {"summary": "streamed"}}}
