@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 import time
 import zipfile
 from pathlib import Path
@@ -40,6 +41,12 @@ def test_wheel_install_serves_pages_and_descriptor(tmp_path: Path) -> None:
         names = set(archive.namelist())
     examples = {p.name for p in (ROOT / "addon" / "_data" / "examples").iterdir()}
     assert {f"addon/_data/examples/{name}" for name in examples} <= names
+    packages = {
+        path.parent.relative_to(ROOT).as_posix()
+        for top in ("addon", "descriptor")
+        for path in (ROOT / top).rglob("__init__.py")
+    }
+    assert {f"{package}/__init__.py" for package in packages} <= names
     assert "addon/_templates/inspector/delivery.html" in names
     assert "addon/_templates/static/inspector.js" in names
     target = tmp_path / "site"
@@ -68,13 +75,15 @@ def test_wheel_install_serves_pages_and_descriptor(tmp_path: Path) -> None:
             for k, v in os.environ.items()
             if not k.startswith(("ADDON_", "INSPECTOR_", "DATABASE_URL"))
         },
-        "PYTHONPATH": str(target),
+        # The wheel's files first, then the dependencies; `-S` below keeps the checkout's editable
+        # install (a .pth file) out, so a module the wheel lacks fails here as it would for a user.
+        "PYTHONPATH": os.pathsep.join([str(target), sysconfig.get_paths()["purelib"]]),
         "PORT": str(port),
     }
     workdir = tmp_path / "run"
     workdir.mkdir()
     process = subprocess.Popen(
-        [sys.executable, "-m", "addon", "serve"],
+        [sys.executable, "-S", "-m", "addon", "serve"],
         cwd=workdir,
         env=env,
         stdout=subprocess.PIPE,
