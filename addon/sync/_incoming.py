@@ -123,12 +123,14 @@ async def incoming_change(
     categories: StatusCategories,
     now: float,
     app_account_id: str | None = None,
+    own: bool = False,
 ) -> list[StatusChanged | IssueChanged]:
     """The events a change of `link`'s issue gives handlers; empty for a change already seen, for
     the sync's own transition, and (when `app_account_id` is given) for the app's own edits.
 
     Give `app_account_id` only for doors where calls act as the app (Connect, Forge): on the
     OAuth door calls act as the connecting user, and the rule would swallow that user's edits.
+    `own`: the door says the app made the change (a Forge event's `selfGenerated`).
     """
     site = link.site
     issue = payload["issue"]
@@ -161,7 +163,7 @@ async def incoming_change(
     category = await categories.category(site, move.after) if move is not None else ""
     if not await store.first_time(site, change_key(payload), now=now):
         return []
-    if app_account_id is not None and _actor(payload) == app_account_id:
+    if own or (app_account_id is not None and _actor(payload) == app_account_id):
         return []
     events: list[StatusChanged | IssueChanged] = []
     if move is not None:
