@@ -95,6 +95,25 @@ class DoorWorld(World):
         )
         assert answer.status_code in (200, 202, 204), answer.text
 
+    def forget_forge_token(self) -> None:
+        async def run(store: Any) -> None:
+            await store.db.execute(
+                "UPDATE forge_installations SET system_token = NULL,"
+                " system_token_expires_at = NULL WHERE installation_id = ?",
+                (INSTALLATION,),
+            )
+
+        read(self.database_url, run)
+
+    def expire_oauth_token(self) -> None:
+        async def run(store: Any) -> None:
+            await store.db.execute(
+                "UPDATE oauth_sites SET access_expires_at = ? WHERE cloud_id = ?",
+                (time.time() - 60, self.site.cloud_id),
+            )
+
+        read(self.database_url, run)
+
     def catch_up(self, since: float) -> int:
         """`addon oauth catch-up` as the CLI runs it: search, record `catch-up:issue` deliveries."""
 

@@ -8,10 +8,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from addon.simulator._jira_site import APP_ACCOUNT
 from addon.sync import sync_label
 from tests.sync.app_support import ADAPTER
-from tests.sync.door_support import CONNECTING_USER, DoorWorld, door_world, forge_event
+from tests.sync.door_support import (
+    ACCESS_TOKEN,
+    CONNECTING_USER,
+    DoorWorld,
+    door_world,
+    forge_event,
+)
 
 HUMAN = "5b10a2844c20165700ede21g"
 
@@ -148,3 +156,23 @@ def test_one_change_through_connect_oauth_and_forge_is_reported_once(database_ur
         world.catch_up(time.time() - 60)
         world.wait(lambda: world.events("catch-up:issue"))
         assert len(settled(world, "sync:status_changed", 1)) == 1
+
+
+@pytest.mark.parametrize("door", ["forge", "oauth"])
+def test_a_door_that_cannot_sign_yet_leaves_the_push_queued_with_its_reason(
+    database_url: str, door: str
+) -> None:
+    with door_world(database_url, **{door: True}) as world:
+        if door == "forge":  # the system token ran out; the next tick brings another
+            world.forget_forge_token()
+            reason = "has no unexpired system token"
+        else:  # the access token expired, and refreshing it fails
+            world.expire_oauth_token()
+            reason = "the door could not call Jira (AtlassianError: POST"
+        answer = world.post_item("N-1", {"title": "Not yet"})
+        assert answer.status_code == 202, answer.text
+        body = answer.json()
+        assert body["state"] == "pending" and body["link"] is None
+        assert reason in body["last_error"], body
+        assert ACCESS_TOKEN not in answer.text and "forge-system-token" not in answer.text
+        assert labelled(world, "N-1") == []
