@@ -176,3 +176,15 @@ def test_a_door_that_cannot_sign_yet_leaves_the_push_queued_with_its_reason(
         assert reason in body["last_error"], body
         assert ACCESS_TOKEN not in answer.text and "forge-system-token" not in answer.text
         assert labelled(world, "N-1") == []
+
+
+def test_a_forge_installation_waiting_for_its_token_gives_way_to_the_oauth_connection(
+    database_url: str,
+) -> None:
+    with door_world(database_url, forge=True, oauth=True) as world:
+        world.forget_forge_token()
+        answer = world.post_item("W-1", {"title": "Through the other door"})
+        assert answer.status_code == 200, answer.text
+        [issue] = labelled(world, "W-1")
+        created = [b for b in world.fake.webhooks if b["issue"]["id"] == issue["id"]]
+        assert created[0]["user"]["accountId"] == CONNECTING_USER
