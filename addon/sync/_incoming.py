@@ -140,7 +140,7 @@ async def incoming_change(
     if current is not None:
         categories.learn(site, current)
     changelog = payload.get("changelog")
-    items = list(changelog.get("items") or ()) if isinstance(changelog, Mapping) else []
+    items = _changelog_items(changelog)
     status_items = [i for i in items if (i.get("fieldId") or i.get("field")) == "status"]
     others = [
         FieldChange(str(i.get("field")), i.get("fromString"), i.get("toString"))
@@ -153,7 +153,8 @@ async def incoming_change(
         before = str(item["from"]) if item.get("from") is not None else None
         move = _Move(before, str(item.get("to")), item.get("fromString"), item.get("toString"))
     elif (
-        not isinstance(changelog, Mapping)
+        not items
+        and not isinstance(changelog, Mapping)
         and current is not None
         and str(current.get("id")) != link.jira_status_id
     ):
@@ -173,6 +174,18 @@ async def incoming_change(
     if others:
         events.append(IssueChanged(adapter.name, link.item_id, tuple(others)))
     return events
+
+
+def _changelog_items(changelog: Any) -> list[Mapping[str, Any]]:
+    """A changelog's items: `{id, items: [...]}` in webhooks and Forge's own example; a bare list
+    of items in some Forge events seen in third-party code (notes: the shape is unconfirmed)."""
+    if isinstance(changelog, Mapping):
+        found = changelog.get("items") or ()
+    elif isinstance(changelog, list):
+        found = changelog
+    else:
+        return []
+    return [item for item in found if isinstance(item, Mapping)]
 
 
 @dataclass(frozen=True, slots=True)

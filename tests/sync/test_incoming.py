@@ -210,3 +210,19 @@ def test_catch_up_without_a_changelog_is_reported_once(database_url: str) -> Non
         assert await s.deliver(copy.deepcopy(caught_up)) == []
 
     run(database_url, test)
+
+
+def test_a_changelog_given_as_a_bare_list_of_items_still_moves_the_status(
+    database_url: str,
+) -> None:
+    async def test(s: Setup) -> None:
+        body = s.human("10001")
+        listed = {**copy.deepcopy(body), "changelog": body["changelog"]["items"]}
+        del listed["issue"]["fields"]["status"]  # only the changelog says where it went
+        (event,) = await s.deliver(listed)
+        assert isinstance(event, StatusChanged)
+        assert (event.previous, event.status) == ("Open", "In Progress")
+        assert event.jira_status.name == "In Progress"
+        assert await s.deliver(copy.deepcopy(listed)) == []
+
+    run(database_url, test)
