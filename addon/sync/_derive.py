@@ -27,6 +27,7 @@ from addon.sync._incoming import (
     IssueChanged,
     StatusCategories,
     StatusChanged,
+    catch_up_key,
     change_key,
     incoming_change,
 )
@@ -154,7 +155,9 @@ class Derive:
                 await self._record(self._derived(delivery, payload, link, key, index, event))
         except BaseException:
             with contextlib.suppress(Exception):
-                await self._store.forget_change(link.site, key)
+                for seen in (key, catch_up_key(payload)):
+                    if seen is not None:
+                        await self._store.forget_change(link.site, seen)
             raise
         return len(events)
 

@@ -26,6 +26,7 @@ __all__ = [
     "JiraStatus",
     "StatusCategories",
     "StatusChanged",
+    "catch_up_key",
     "change_key",
     "incoming_change",
 ]
@@ -106,6 +107,20 @@ def change_key(payload: Mapping[str, Any]) -> str:
     return f"{issue['id']}/status/{status.get('id')}/{fields.get('updated')}"
 
 
+def catch_up_key(payload: Mapping[str, Any]) -> str | None:
+    """For a change with a changelog, the key a catch-up finding the issue in the state this
+    payload shows would have given it: a change that a catch-up reported first is not reported
+    again when its webhook comes late. None where the payload cannot say (no status, no time)."""
+    changelog = payload.get("changelog")
+    fields = payload["issue"].get("fields") or {}
+    status = fields.get("status")
+    if not isinstance(changelog, Mapping) or changelog.get("id") is None:
+        return None
+    if not isinstance(status, Mapping) or status.get("id") is None or not fields.get("updated"):
+        return None
+    return change_key({"issue": payload["issue"]})
+
+
 def _actor(payload: Mapping[str, Any]) -> str | None:
     user = payload.get("user")
     if isinstance(user, Mapping) and user.get("accountId"):
@@ -166,9 +181,20 @@ async def incoming_change(
         return []
     if own or (app_account_id is not None and _actor(payload) == app_account_id):
         return []
+    # Only a move to the status the link knows already may have been reported by a catch-up.
+    alt = catch_up_key(payload)
+    if (
+        move is None
+        or link.jira_status_id != move.after
+        or current is None
+        or str(current.get("id")) != move.after
+    ):
+        alt = None
     events: list[StatusChanged | IssueChanged] = []
     if move is not None:
-        event = await _status_event(store, link, adapter, issue_id, move, category, now=now)
+        event = await _status_event(
+            store, link, adapter, issue_id, move, category, now=now, catch_up=alt
+        )
         if event is not None:
             events.append(event)
     if others:
@@ -205,11 +231,14 @@ async def _status_event(
     category: str,
     *,
     now: float,
+    catch_up: str | None = None,
 ) -> StatusChanged | IssueChanged | None:
     after = move.after
     if await store.take_echo(link.site, issue_id, move.before, after, now=now):
         await store.record_status(link, local_status=None, jira_status_id=after, now=now)
         return None
+    if catch_up is not None and not await store.first_time(link.site, catch_up, now=now):
+        return None  # a catch-up found the issue in this state and reported it already
     local = local_status_for(adapter.statuses, category, after) if category != "undefined" else None
     if local is None:
         await store.record_status(link, local_status=None, jira_status_id=after, now=now)

@@ -123,8 +123,13 @@ def test_oauth_only_site_pushes_and_the_connecting_user_s_own_change_comes_back(
         # A change Jira delivered no webhook for, found by the catch-up, reported once.
         since = time.time() - 1
         world.fake.transition(world.site.cloud_id, issue["id"], "10001", account=HUMAN)
+        late = world.fake.webhooks[-1]
         assert world.catch_up(since) >= 1
         assert world.catch_up(since) == 0  # found again: already recorded
+        world.wait(lambda: world.events("catch-up:issue"))
+        world.wait(lambda: len(world.events("sync:status_changed")) >= 2)
+        world.via_oauth(late)  # the webhook Jira sends after all, late: not reported again
+        world.wait(lambda: len(world.events("jira:issue_updated")) >= len(ours) + 3)
         changes = settled(world, "sync:status_changed", 2)
         assert len(changes) == 2, [c.payload for c in changes]
         caught = changes[-1].payload
