@@ -189,6 +189,7 @@ class FakeJiraWork:
             Route(f"{api}/status/{{status}}", self._status_route, methods=["GET"]),
             Route(f"{api}/search/jql", self._search, methods=["GET", "POST"]),
             Route(f"{api}/myself", self._myself, methods=["GET"]),
+            Route(f"{api}/serverInfo", self._server_info, methods=["GET"]),
         ]
 
     def site_root(self, cloud_id: str) -> ASGIApp:
@@ -211,6 +212,13 @@ class FakeJiraWork:
         account = self._account(request)
         kind = "app" if account == APP_ACCOUNT else "atlassian"
         return JSONResponse({"accountId": account, "accountType": kind})
+
+    async def _server_info(self, request: Request) -> Response:
+        """`GET /serverInfo`: the site's own URL (`baseUrl`), as Jira Cloud answers it."""
+        site = self._site(request)
+        if isinstance(site, Response):
+            return site
+        return JSONResponse({"baseUrl": site.url, "deploymentType": "Cloud"})
 
     def _site(self, request: Request) -> WorkSite | Response:
         self.requests.append((request.method, request.url.path))

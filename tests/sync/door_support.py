@@ -167,7 +167,13 @@ def forge_event(body: dict[str, Any], *, with_category: bool = False) -> dict[st
 
 
 async def _prepare(
-    world: DoorWorld, *, connect: bool, forge: bool, oauth: bool, site_url: str
+    world: DoorWorld,
+    *,
+    connect: bool,
+    forge: bool,
+    oauth: bool,
+    site_url: str,
+    forge_site_known: bool = True,
 ) -> None:
     store = await open_store(world.database_url, encrypt_existing=False)
     try:
@@ -183,7 +189,8 @@ async def _prepare(
             )
         if forge:
             installations = ForgeInstallations(store.db, store.box)
-            details = SiteDetails(INSTALLATION, world.api_base, world.site.cloud_id, site_url)
+            known = site_url if forge_site_known else None  # events' tokens do not say it
+            details = SiteDetails(INSTALLATION, world.api_base, world.site.cloud_id, known)
             await installations.seen(details, installed=True, now=time.time())
             await installations.save_system_token(
                 INSTALLATION, "forge-system-token", time.time() + 3600
@@ -219,6 +226,7 @@ def door_world(
     forge: bool = False,
     oauth: bool = False,
     language: str = "en",
+    forge_site_known: bool = True,
 ) -> Iterator[DoorWorld]:
     """The add-on with the doors asked for open to the fake site; the adapter on its site.
 
@@ -263,7 +271,16 @@ def door_world(
             api_base=f"https://api.atlassian.com/ex/jira/{site.cloud_id}",
             gateway_url=gateway.url,
         )
-        asyncio.run(_prepare(world, connect=connect, forge=forge, oauth=oauth, site_url=site.url))
+        asyncio.run(
+            _prepare(
+                world,
+                connect=connect,
+                forge=forge,
+                oauth=oauth,
+                site_url=site.url,
+                forge_site_known=forge_site_known,
+            )
+        )
         handlers = Handlers()
 
         @handlers.on("*")

@@ -193,3 +193,30 @@ def test_a_forge_installation_waiting_for_its_token_gives_way_to_the_oauth_conne
         [issue] = labelled(world, "W-1")
         created = [b for b in world.fake.webhooks if b["issue"]["id"] == issue["id"]]
         assert created[0]["user"]["accountId"] == CONNECTING_USER
+
+
+def test_a_forge_installation_that_never_said_its_site_url_is_reached_by_it(
+    database_url: str,
+) -> None:
+    # A Forge event's token has no context.siteUrl: the door asks Jira's serverInfo, and keeps it.
+    with door_world(database_url, forge=True, forge_site_known=False) as world:
+        # An issue event before anything was pushed: its origin already names the site.
+        world.via_forge(
+            {
+                "eventType": "avi:jira:updated:issue",
+                "timestamp": str(int(time.time() * 1000)),
+                "issue": {"id": "1", "key": "DEV-0", "fields": {}},
+                "changelog": {"id": "1", "items": []},
+            }
+        )
+        [before] = world.wait(lambda: world.events("avi:jira:updated:issue"))
+        assert before.origin.site_url == world.site.url
+
+        issue = push_through_the_only_door(world, "S-1")
+        world.fake.transition(world.site.cloud_id, issue["id"], "10000", account=HUMAN)
+        world.via_forge(forge_event(world.fake.webhooks[-1]))
+        [change] = settled(world, "sync:status_changed", 1)
+        assert change.payload["item_id"] == "S-1" and change.payload["status"] == "Open"
+        assert change.payload["site"] == world.site.url
+        asked = [p for _, p in world.fake.requests if p.endswith("/serverInfo")]
+        assert len(asked) == 1, asked
