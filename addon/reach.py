@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from addon.doors import AnyDoor, JiraClientFactory
+from addon.handlers import NoJiraClient
 
 __all__ = ["Reach", "SiteUnreachable", "site_name"]
 
@@ -39,12 +40,23 @@ class Reach:
         self._doors = tuple(doors)
 
     async def client_for(self, site: str) -> JiraClientFactory:
-        """A client factory for `site`'s Jira REST API; `SiteUnreachable` when no door has one."""
+        """A client factory for `site`'s Jira REST API; `SiteUnreachable` when no door has one.
+
+        A door that knows the site but cannot sign a call yet gives way to one that can."""
         name = site_name(site)
+        waiting: JiraClientFactory | None = None
         for door in self._doors:
             factory = await door.site_client(name)
-            if factory is not None:
-                return factory
+            if factory is None:
+                continue
+            try:
+                await factory().aclose()
+            except NoJiraClient:  # knows the site but cannot sign yet (a Forge system token)
+                waiting = waiting or factory
+                continue
+            return factory
+        if waiting is not None:
+            return waiting  # its client says why it cannot call
         raise SiteUnreachable(
             f"no door can call {name}: install the app there, connect it with OAuth "
             "(/oauth/connect) or give its admin-webhook source an API token"

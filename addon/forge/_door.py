@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import json
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,9 +37,10 @@ from addon.doors import JiraClientFactory, Job, Runtime
 from addon.errors import Refusal
 from addon.forge._call import ForgeCall, verify_call
 from addon.forge._client import NoSystemToken, forge_client
-from addon.forge._installations import ForgeInstallation, ForgeInstallations
+from addon.forge._installations import ForgeInstallation, ForgeInstallations, SiteDetails
 from addon.forge._system_token import SYSTEM_TOKEN_HEADER
 from addon.forge._verify import bearer_token
+from addon.handlers import NoJiraClient
 from addon.incoming import Incoming, incoming
 from addon.reach import site_name
 from addon.settings import Settings
@@ -48,6 +50,8 @@ __all__ = ["KIND", "ForgeDoor"]
 
 KIND = "forge"
 EVENTS_PATH = descriptor.FORGE_ROUTES["events"]
+LEARN_AGAIN = 300.0
+"""Seconds before asking Jira again for the site URL of an installation that did not say it."""
 HIDDEN = (SYSTEM_TOKEN_HEADER, "x-forge-oauth-user")
 """Headers never stored: the app's system token and a user's token."""
 
@@ -74,6 +78,7 @@ class ForgeDoor:
         self._keys: JwksCache | None = None
         self._installations: ForgeInstallations | None = None
         self._known: dict[str, ForgeInstallation] = {}
+        self._asked: dict[str, float] = {}
 
     @property
     def keys(self) -> JwksCache:
@@ -147,16 +152,48 @@ class ForgeDoor:
         installation = await self.installations.get(origin.key)
         if installation is None:
             return None
+        if installation.site_url is None and not installation.uninstalled:
+            installation = await self._learn_site(installation)
         return await self._factory(installation)
 
     async def site_client(self, site_url: str) -> JiraClientFactory | None:
         if self._installations is None:
             return None
         for installation in await self._installations.all():
+            if installation.uninstalled:
+                continue
+            if installation.site_url is None:
+                installation = await self._learn_site(installation)
             site = _site(installation)
-            if not installation.uninstalled and site is not None and site_name(site) == site_url:
+            if site is not None and site_name(site) == site_url:
                 return await self._factory(installation)
         return None
+
+    async def _learn_site(self, installation: ForgeInstallation) -> ForgeInstallation:
+        """The installation with its site's URL, which an event's token does not carry (a
+        backend invocation has no `context.siteUrl`): Jira's `serverInfo.baseUrl`, asked with
+        the system token and kept; asked again at most every `LEARN_AGAIN` seconds."""
+        now = time.time()
+        if now - self._asked.get(installation.installation_id, -LEARN_AGAIN) < LEARN_AGAIN:
+            return installation
+        self._asked[installation.installation_id] = now
+        factory = await self._factory(installation)
+        try:
+            async with factory() as client:
+                answer = await client.get("/rest/api/3/serverInfo")
+            url = answer.json().get("baseUrl") if answer.status_code == 200 else None
+            site = site_name(url) if isinstance(url, str) and url.startswith("https://") else None
+        except (NoJiraClient, httpx.HTTPError, ValueError, AttributeError):
+            return installation
+        if site is None:
+            return installation
+        details = SiteDetails(
+            installation.installation_id,
+            installation.api_base_url,
+            installation.cloud_id,
+            site,
+        )
+        return await self.installations.seen(details, now=now)
 
     async def client_for(self, installation_id: str) -> JiraClientFactory:
         """A client factory for one installation, for code outside a handler; `NoSystemToken`

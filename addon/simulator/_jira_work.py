@@ -12,7 +12,7 @@ What it copies from Jira Cloud (REST API v3; notes B5):
 - `jira:issue_updated` bodies carry `user` (the acting account), the REST issue (status with its
   `statusCategory`) and `changelog {id, items[{field, fieldtype, fieldId, from, fromString, to,
   toString}]}` (ids in from/to, names in the strings), as in the real bodies in tests/data/jira.
-- JQL search by `labels = X` sees a new issue only after the index lag (`search_lag`).
+- JQL search by `labels = X`, or the catch-up's `project IN (...) AND updated >= ...`, sees a new issue only after the index lag (`search_lag`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -43,6 +44,7 @@ from addon.simulator._jira_site import (
     plain_text,
     webhook_body,
 )
+from addon.simulator._jql import matches_search, project_keys_of
 
 __all__ = ["FakeJiraWork"]
 
@@ -187,6 +189,7 @@ class FakeJiraWork:
             Route(f"{api}/status/{{status}}", self._status_route, methods=["GET"]),
             Route(f"{api}/search/jql", self._search, methods=["GET", "POST"]),
             Route(f"{api}/myself", self._myself, methods=["GET"]),
+            Route(f"{api}/serverInfo", self._server_info, methods=["GET"]),
         ]
 
     def site_root(self, cloud_id: str) -> ASGIApp:
@@ -209,6 +212,13 @@ class FakeJiraWork:
         account = self._account(request)
         kind = "app" if account == APP_ACCOUNT else "atlassian"
         return JSONResponse({"accountId": account, "accountType": kind})
+
+    async def _server_info(self, request: Request) -> Response:
+        """`GET /serverInfo`: the site's own URL (`baseUrl`), as Jira Cloud answers it."""
+        site = self._site(request)
+        if isinstance(site, Response):
+            return site
+        return JSONResponse({"baseUrl": site.url, "deploymentType": "Cloud"})
 
     def _site(self, request: Request) -> WorkSite | Response:
         self.requests.append((request.method, request.url.path))
@@ -407,7 +417,8 @@ class FakeJiraWork:
         params: dict[str, Any] = (
             await _json(request) if request.method == "POST" else dict(request.query_params)
         )
-        label = re.search(r'labels\s*=\s*"?([\w.-]+)"?', str(params.get("jql") or ""))
+        jql = str(params.get("jql") or "")
+        label = re.search(r'labels\s*=\s*"?([\w.-]+)"?', jql)
         fields = params.get("fields") or []
         if isinstance(fields, str):
             fields = fields.split(",")
@@ -415,17 +426,25 @@ class FakeJiraWork:
             site = self._site(request)
             if isinstance(site, Response):
                 return site
-            if label is None:
-                return _error(400, "This fake searches only by labels = X")
+            if label is None and not project_keys_of(jql):
+                return _error(400, "This fake searches only by labels = X or project IN (...)")
             now = self.now()
             found = [
                 {
                     "id": issue["id"],
                     "key": issue["key"],
+                    "self": issue["self"],
                     "fields": {k: v for k, v in issue["fields"].items() if k in fields},
                 }
-                for issue_id, issue in sorted(site.issues.items())
-                if label.group(1) in issue["fields"]["labels"] and site.visible_at[issue_id] <= now
+                for issue_id, issue in sorted(
+                    site.issues.items(), key=None if label else _by_updated
+                )
+                if site.visible_at[issue_id] <= now
+                and (
+                    label.group(1) in issue["fields"]["labels"]
+                    if label is not None
+                    else matches_search(jql, issue, updated_at=_updated_at(issue))
+                )
             ]
         return JSONResponse({"issues": found, "isLast": True})
 
@@ -444,6 +463,16 @@ class FakeJiraWork:
         self.webhooks.append(body)
         if self.on_webhook is not None:
             self.on_webhook(site.cloud_id, body)
+
+
+def _updated_at(issue: Mapping[str, Any]) -> float:
+    stamp = str(issue["fields"]["updated"]).replace("+0000", "+00:00")
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+def _by_updated(entry: tuple[str, dict[str, Any]]) -> tuple[float, str]:
+    """The order of the catch-up's `ORDER BY updated ASC`."""
+    return _updated_at(entry[1]), entry[0]
 
 
 async def _json(request: Request) -> Any:

@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ from addon.sync._incoming import (
     IssueChanged,
     StatusCategories,
     StatusChanged,
+    catch_up_key,
     change_key,
     incoming_change,
 )
@@ -54,6 +56,41 @@ def _site_of(payload: Mapping[str, Any]) -> str | None:
     parts = urlsplit(url)
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}{port}"
+
+
+def _issue_payload(payload: Any) -> Any:
+    """The payload as a webhook body (`{"issue": ...}`): a Forge event still in its invocation's
+    envelope is taken out of it; an issue on its own (a catch-up delivery, found by search, with
+    no changelog) is put in one."""
+    if not isinstance(payload, Mapping) or "issue" in payload:
+        return payload
+    inner = payload.get("payload")
+    if isinstance(inner, Mapping) and "issue" in inner:
+        return inner
+    if payload.get("id") is not None and isinstance(payload.get("fields"), Mapping):
+        return {"issue": payload}
+    return payload
+
+
+def _changed_at(payload: Mapping[str, Any]) -> int | None:
+    """When Jira made the change, in epoch milliseconds: the body's `timestamp` (a number in a
+    webhook, a string in a Forge event), else the issue's `updated` (a catch-up)."""
+    stamp = payload.get("timestamp")
+    if isinstance(stamp, int) and not isinstance(stamp, bool):
+        return stamp
+    if isinstance(stamp, str) and stamp.isdigit():
+        return int(stamp)
+    fields = payload["issue"].get("fields")
+    updated = fields.get("updated") if isinstance(fields, Mapping) else None
+    if not isinstance(updated, str):
+        return None
+    text = updated.replace("Z", "+00:00")
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    try:
+        return int(datetime.fromisoformat(text).timestamp() * 1000)
+    except ValueError:
+        return None
 
 
 def _is_issue_change(name: str, payload: Any) -> bool:
@@ -87,9 +124,7 @@ class Derive:
         name = delivery.event or ""
         if delivery.origin_kind == ORIGIN_KIND:
             return 0
-        payload = delivery.payload()
-        if isinstance(payload, Mapping) and "issue" not in payload:
-            payload = payload.get("payload")  # a Forge event wrapped in its invocation
+        payload = _issue_payload(delivery.payload())
         if not _is_issue_change(name, payload):
             return 0
         link = await self._link(payload, site_url)
@@ -99,8 +134,11 @@ class Derive:
         if adapter is None:
             return 0
         app_account = None
-        if delivery.origin_kind in APP_ACTING_KINDS and client is not None:
-            app_account = await self._app_account(delivery, client)
+        own = False
+        if delivery.origin_kind in APP_ACTING_KINDS:
+            own = payload.get("selfGenerated") is True  # Forge: the app's own request made it
+            if client is not None and not own:
+                app_account = await self._app_account(delivery, client)
         key = change_key(payload)
         events = await incoming_change(
             self._store,
@@ -110,13 +148,16 @@ class Derive:
             categories=self._categories,
             now=self._clock(),
             app_account_id=app_account,
+            own=own,
         )
         try:
             for index, event in enumerate(events):
                 await self._record(self._derived(delivery, payload, link, key, index, event))
         except BaseException:
             with contextlib.suppress(Exception):
-                await self._store.forget_change(link.site, key)
+                for seen in (key, catch_up_key(payload)):
+                    if seen is not None:
+                        await self._store.forget_change(link.site, seen)
             raise
         return len(events)
 
@@ -168,7 +209,7 @@ class Derive:
             **asdict(event),
             "issue": {"id": link.issue_id, "key": link.issue_key, "url": link.browse_url},
             "site": link.site,
-            "changed_at": payload.get("timestamp"),
+            "changed_at": _changed_at(payload),
             "from_delivery": delivery.id,
         }
         data = json.dumps(body, sort_keys=True).encode()

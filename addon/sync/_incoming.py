@@ -26,6 +26,7 @@ __all__ = [
     "JiraStatus",
     "StatusCategories",
     "StatusChanged",
+    "catch_up_key",
     "change_key",
     "incoming_change",
 ]
@@ -106,6 +107,20 @@ def change_key(payload: Mapping[str, Any]) -> str:
     return f"{issue['id']}/status/{status.get('id')}/{fields.get('updated')}"
 
 
+def catch_up_key(payload: Mapping[str, Any]) -> str | None:
+    """For a change with a changelog, the key a catch-up finding the issue in the state this
+    payload shows would have given it: a change that a catch-up reported first is not reported
+    again when its webhook comes late. None where the payload cannot say (no status, no time)."""
+    changelog = payload.get("changelog")
+    fields = payload["issue"].get("fields") or {}
+    status = fields.get("status")
+    if not isinstance(changelog, Mapping) or changelog.get("id") is None:
+        return None
+    if not isinstance(status, Mapping) or status.get("id") is None or not fields.get("updated"):
+        return None
+    return change_key({"issue": payload["issue"]})
+
+
 def _actor(payload: Mapping[str, Any]) -> str | None:
     user = payload.get("user")
     if isinstance(user, Mapping) and user.get("accountId"):
@@ -123,12 +138,14 @@ async def incoming_change(
     categories: StatusCategories,
     now: float,
     app_account_id: str | None = None,
+    own: bool = False,
 ) -> list[StatusChanged | IssueChanged]:
     """The events a change of `link`'s issue gives handlers; empty for a change already seen, for
     the sync's own transition, and (when `app_account_id` is given) for the app's own edits.
 
     Give `app_account_id` only for doors where calls act as the app (Connect, Forge): on the
     OAuth door calls act as the connecting user, and the rule would swallow that user's edits.
+    `own`: the door says the app made the change (a Forge event's `selfGenerated`).
     """
     site = link.site
     issue = payload["issue"]
@@ -138,7 +155,7 @@ async def incoming_change(
     if current is not None:
         categories.learn(site, current)
     changelog = payload.get("changelog")
-    items = list(changelog.get("items") or ()) if isinstance(changelog, Mapping) else []
+    items = _changelog_items(changelog)
     status_items = [i for i in items if (i.get("fieldId") or i.get("field")) == "status"]
     others = [
         FieldChange(str(i.get("field")), i.get("fromString"), i.get("toString"))
@@ -151,7 +168,8 @@ async def incoming_change(
         before = str(item["from"]) if item.get("from") is not None else None
         move = _Move(before, str(item.get("to")), item.get("fromString"), item.get("toString"))
     elif (
-        not isinstance(changelog, Mapping)
+        not items
+        and not isinstance(changelog, Mapping)
         and current is not None
         and str(current.get("id")) != link.jira_status_id
     ):
@@ -161,16 +179,39 @@ async def incoming_change(
     category = await categories.category(site, move.after) if move is not None else ""
     if not await store.first_time(site, change_key(payload), now=now):
         return []
-    if app_account_id is not None and _actor(payload) == app_account_id:
+    if own or (app_account_id is not None and _actor(payload) == app_account_id):
         return []
+    # Only a move to the status the link knows already may have been reported by a catch-up.
+    alt = catch_up_key(payload)
+    if (
+        move is None
+        or link.jira_status_id != move.after
+        or current is None
+        or str(current.get("id")) != move.after
+    ):
+        alt = None
     events: list[StatusChanged | IssueChanged] = []
     if move is not None:
-        event = await _status_event(store, link, adapter, issue_id, move, category, now=now)
+        event = await _status_event(
+            store, link, adapter, issue_id, move, category, now=now, catch_up=alt
+        )
         if event is not None:
             events.append(event)
     if others:
         events.append(IssueChanged(adapter.name, link.item_id, tuple(others)))
     return events
+
+
+def _changelog_items(changelog: Any) -> list[Mapping[str, Any]]:
+    """A changelog's items: `{id, items: [...]}` in webhooks and Forge's own example; a bare list
+    of items in some Forge events seen in third-party code (notes: the shape is unconfirmed)."""
+    if isinstance(changelog, Mapping):
+        found = changelog.get("items") or ()
+    elif isinstance(changelog, list):
+        found = changelog
+    else:
+        return []
+    return [item for item in found if isinstance(item, Mapping)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +231,14 @@ async def _status_event(
     category: str,
     *,
     now: float,
+    catch_up: str | None = None,
 ) -> StatusChanged | IssueChanged | None:
     after = move.after
     if await store.take_echo(link.site, issue_id, move.before, after, now=now):
         await store.record_status(link, local_status=None, jira_status_id=after, now=now)
         return None
+    if catch_up is not None and not await store.first_time(link.site, catch_up, now=now):
+        return None  # a catch-up found the issue in this state and reported it already
     local = local_status_for(adapter.statuses, category, after) if category != "undefined" else None
     if local is None:
         await store.record_status(link, local_status=None, jira_status_id=after, now=now)

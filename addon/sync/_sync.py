@@ -21,9 +21,10 @@ from typing import Any
 import httpx
 
 from addon.doors import JiraClientFactory, Job
+from addon.handlers import NoJiraClient
 from addon.store import Db, Delivery
 from addon.sync._derive import Derive, OriginClient, Record
-from addon.sync._errors import InvalidItem, JiraUnavailable, UnknownAdapter
+from addon.sync._errors import InvalidItem, JiraUnavailable, SyncError, UnknownAdapter
 from addon.sync._incoming import StatusCategories
 from addon.sync._jira import ClientFactory
 from addon.sync._outbox import LEASE_SECONDS, OutboxRunner
@@ -97,8 +98,21 @@ class Sync:
             factory = await self._sites(site)
         except LookupError as exc:
             raise JiraUnavailable(str(exc), retry_after=UNREACHABLE_RETRY) from None
-        async with factory() as client:
-            yield client
+        try:
+            async with factory() as client:
+                yield client
+        except SyncError:
+            raise
+        except NoJiraClient as exc:  # e.g. a Forge installation without a system token yet
+            raise JiraUnavailable(f"{site}: {exc}", retry_after=UNREACHABLE_RETRY) from None
+        except Exception as exc:
+            # The door could not sign a call (an OAuth token it could not refresh): retried
+            # later; a create it broke off stays unclear, so it is searched for before again.
+            logger.info("sync: the door of %s could not call Jira: %s", site, type(exc).__name__)
+            raise JiraUnavailable(
+                f"{site}: the door could not call Jira ({type(exc).__name__}: {exc})",
+                retry_after=UNREACHABLE_RETRY,
+            ) from None
 
     async def push(
         self,

@@ -210,3 +210,33 @@ def test_catch_up_without_a_changelog_is_reported_once(database_url: str) -> Non
         assert await s.deliver(copy.deepcopy(caught_up)) == []
 
     run(database_url, test)
+
+
+def test_a_changelog_given_as_a_bare_list_of_items_still_moves_the_status(
+    database_url: str,
+) -> None:
+    async def test(s: Setup) -> None:
+        body = s.human("10001")
+        listed = {**copy.deepcopy(body), "changelog": body["changelog"]["items"]}
+        del listed["issue"]["fields"]["status"]  # only the changelog says where it went
+        (event,) = await s.deliver(listed)
+        assert isinstance(event, StatusChanged)
+        assert (event.previous, event.status) == ("Open", "In Progress")
+        assert event.jira_status.name == "In Progress"
+        assert await s.deliver(copy.deepcopy(listed)) == []
+
+    run(database_url, test)
+
+
+def test_a_webhook_late_behind_the_catch_up_that_found_its_change_is_not_reported_again(
+    database_url: str,
+) -> None:
+    async def test(s: Setup) -> None:
+        body = s.human("10001")
+        (event,) = await s.deliver({"issue": copy.deepcopy(body["issue"])})  # the catch-up
+        assert isinstance(event, StatusChanged) and event.status == "In Progress"
+        assert await s.deliver(copy.deepcopy(body)) == []  # the webhook, late
+        (back,) = await s.deliver(s.human("10000"))  # the next change is news again
+        assert isinstance(back, StatusChanged) and back.previous == "In Progress"
+
+    run(database_url, test)
