@@ -18,10 +18,9 @@ from typing import Any
 import httpx
 
 from addon.doors import JiraClientFactory, Job
-from addon.handlers import Event
+from addon.handlers import Event, NoJiraClient
 from addon.people import (
     EMAIL_BULK_PATH,
-    REPORT_URL,
     USER_SEARCH_PATH,
     AccountState,
     BadPerson,
@@ -40,6 +39,7 @@ from addon.people import (
     apply_user_event,
     forget_closed,
     report_accounts,
+    report_url,
     sync_accounts,
 )
 from addon.people._sync import USER_CREATED, USER_DELETED, USER_UPDATED
@@ -79,7 +79,7 @@ class PeopleService:
         policy: UnmappedActors = UnmappedActors.HOLD,
         email_api: bool = False,
         report_client: Callable[[str], Awaitable[httpx.AsyncClient]] | None = None,
-        report_url: str = REPORT_URL,
+        report_url: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -331,9 +331,10 @@ class PeopleService:
             )
             pairs = [(row["account_id"], float(row["updated_at"])) for row in rows]
             try:
-                async with await self._reporter(site) as client:
-                    reported = await report_accounts(client, pairs, url=self._report_url)
-            except (ReportFailed, httpx.HTTPError, ValueError) as exc:
+                client, url = await self._reporter(site)
+                async with client:
+                    reported = await report_accounts(client, pairs, url=url)
+            except (ReportFailed, httpx.HTTPError, ValueError, LookupError, NoJiraClient) as exc:
                 logger.warning("people: could not report the accounts of %s: %s", site, exc)
                 continue
             await forget_closed(self.store.db, reported.closed)
@@ -346,10 +347,13 @@ class PeopleService:
             )  # fmt: skip
         return done
 
-    async def _reporter(self, site: str) -> httpx.AsyncClient:
+    async def _reporter(self, site: str) -> tuple[httpx.AsyncClient, str]:
+        """A client for the site's reporting call and where it goes (`report_url`): on the site
+        for a Connect tenant, on Atlassian's gateway for an OAuth site or a Forge installation."""
         if self._report_client is not None:
-            return await self._report_client(site)
-        return (await self._client_for(site))()
+            return await self._report_client(site), self._report_url or report_url(None)
+        factory = await self._client_for(site)
+        return factory(), self._report_url or report_url(factory.gateway)
 
     async def report_when_due(self) -> None:
         """Report on the schedule the last answer's `Cycle-Period` set (seven days by default)."""

@@ -169,13 +169,18 @@ class ForgeDoor:
     async def _factory(self, installation: ForgeInstallation) -> JiraClientFactory:
         token = await self.installations.system_token(installation.installation_id)
         site = _site(installation) or installation.api_base_url
+        api = httpx.URL(installation.api_base_url)
+        gateway = f"{api.scheme}://{api.netloc.decode('ascii')}"
         if token is None:
-            return JiraClientFactory(site, functools.partial(_no_token, installation))
+            return JiraClientFactory(
+                site, functools.partial(_no_token, installation), gateway=gateway
+            )
         return JiraClientFactory(
             site,
             functools.partial(
                 forge_client, installation.api_base_url, token, transport=self.transport
             ),
+            gateway=gateway,
         )
 
     async def _verify(self, request: Incoming, route: str) -> ForgeCall:

@@ -21,10 +21,12 @@ from addon.people._records import (
 )
 from addon.people._report import (
     MAX_ACCOUNTS_PER_REQUEST,
+    REPORT_PATH,
     REPORT_URL,
     Reported,
     ReportFailed,
     report_accounts,
+    report_url,
 )
 from addon.people._scrub import scrub_deliveries, scrub_payload
 from addon.people._store import Mapping, PeopleStore
@@ -42,6 +44,7 @@ __all__ = [
     "FORGOTTEN_TABLES",
     "HELD",
     "MAX_ACCOUNTS_PER_REQUEST",
+    "REPORT_PATH",
     "REPORT_URL",
     "USER_SEARCH_PATH",
     "Account",
@@ -79,6 +82,7 @@ __all__ = [
     "handling",
     "parse_people",
     "report_accounts",
+    "report_url",
     "scrub_deliveries",
     "scrub_payload",
     "sync_accounts",
