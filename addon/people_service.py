@@ -20,6 +20,7 @@ import httpx
 from addon.doors import JiraClientFactory, Job
 from addon.handlers import Event, NoJiraClient
 from addon.people import (
+    DEFAULT_CYCLE_SECONDS,
     EMAIL_BULK_PATH,
     USER_SEARCH_PATH,
     AccountState,
@@ -29,6 +30,7 @@ from addon.people import (
     Handling,
     HeldDeliveries,
     PeopleOfEvent,
+    PeopleSchedule,
     PeopleStore,
     Person,
     Reported,
@@ -86,16 +88,15 @@ class PeopleService:
         self.people = PeopleStore(store.db)
         self.directory = Directory(self.people)
         self.held = HeldDeliveries(store.db)
+        self.schedule = PeopleSchedule(store.db)
         self.policy = policy
         self.email_api = email_api
         self._client_for = client_for
         self._report_client = report_client
         self._report_url = report_url
         self._clock = clock
-        self._next_report_at = 0.0
         self._asked: dict[tuple[str, str], float] = {}
         self._seen_sites: set[str] = set()
-        self._unreachable_since: dict[str, float] = {}
 
     # the worker's gate
 
@@ -296,14 +297,17 @@ class PeopleService:
         for site in await self.known_sites():
             has_accounts = bool(await self.people.account_ids(site))
             if await self._reachable(site):
-                self._unreachable_since.pop(site, None)
+                await self.schedule.reachable(site)
                 if not has_accounts:
                     await self._try(self.refresh(site), site)
                 continue
-            since = self._unreachable_since.setdefault(site, now)
-            if has_accounts and (site in uninstalled or now - since >= GONE_AFTER_SECONDS):
+            if not has_accounts:
+                await self.schedule.reachable(site)  # nothing to erase, nothing to time
+                continue
+            since = await self.schedule.unreachable_since(site, now)
+            if site in uninstalled or now - since >= GONE_AFTER_SECONDS:
                 await self.forget_site(site)
-                self._unreachable_since.pop(site, None)
+                await self.schedule.reachable(site)
         await self.release_mapped()
 
     async def refresh_all(self) -> None:
@@ -358,11 +362,11 @@ class PeopleService:
     async def report_when_due(self) -> None:
         """Report on the schedule the last answer's `Cycle-Period` set (seven days by default)."""
         now = self._clock()
-        if now < self._next_report_at:
+        if now < await self.schedule.report_due_at():
             return
         reports = await self.report()
-        cycle = min((r.cycle_seconds for r in reports.values()), default=7 * 86_400.0)
-        self._next_report_at = now + cycle
+        cycle = min((r.cycle_seconds for r in reports.values()), default=DEFAULT_CYCLE_SECONDS)
+        await self.schedule.report_due(now + cycle)
 
     def jobs(self) -> list[Job]:
         return [

@@ -20,6 +20,7 @@ from addon.people._records import (
     email_key,
 )
 from addon.people._report import (
+    DEFAULT_CYCLE_SECONDS,
     MAX_ACCOUNTS_PER_REQUEST,
     REPORT_PATH,
     REPORT_URL,
@@ -28,6 +29,7 @@ from addon.people._report import (
     report_accounts,
     report_url,
 )
+from addon.people._schedule import PeopleSchedule
 from addon.people._scrub import scrub_deliveries, scrub_payload
 from addon.people._store import Mapping, PeopleStore
 from addon.people._sync import (
@@ -40,6 +42,7 @@ from addon.people._sync import (
 )
 
 __all__ = [
+    "DEFAULT_CYCLE_SECONDS",
     "EMAIL_BULK_PATH",
     "FORGOTTEN_TABLES",
     "HELD",
@@ -64,6 +67,7 @@ __all__ = [
     "NotAPerson",
     "Parsed",
     "PeopleOfEvent",
+    "PeopleSchedule",
     "PeopleStore",
     "Person",
     "ReportFailed",

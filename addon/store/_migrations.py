@@ -405,6 +405,20 @@ _V15 = _both(
     )""",
 )
 
+# People's clocks, shared by every instance (the job that reads them moves with its lease): when
+# the personal data report is next due, and since when no door has reached a site whose accounts
+# are stored (erased after a day of that).
+_V16 = _both(
+    """CREATE TABLE people_schedule (
+        name TEXT PRIMARY KEY,
+        due_at {real} NOT NULL
+    )""",
+    """CREATE TABLE people_unreachable (
+        site TEXT PRIMARY KEY,
+        since {real} NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tenants, sources, the delivery log and its search keys", *_V1),
     Migration(2, "an optional ${...} URL template per admin-webhook source", *_V2),
@@ -428,6 +442,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         13, "two-way sync: adapters, links, the outbox, its transitions, changes seen", *_V13
     ),
     Migration(15, "the OAuth door's heartbeat; API tokens of admin-webhook sources", *_V15),
+    Migration(16, "people: when the report is due, since when a site is out of reach", *_V16),
 )
 """In ascending order of version; versions may skip numbers (each branch of work takes its own), and
 `migrate` applies every one not yet recorded, whatever was applied after it."""
