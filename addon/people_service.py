@@ -82,6 +82,7 @@ class PeopleService:
         email_api: bool = False,
         report_client: Callable[[str], Awaitable[httpx.AsyncClient]] | None = None,
         report_url: str | None = None,
+        listed_sites: Callable[[], Awaitable[Sequence[str]]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -94,6 +95,7 @@ class PeopleService:
         self._client_for = client_for
         self._report_client = report_client
         self._report_url = report_url
+        self._listed_sites = listed_sites
         self._clock = clock
         self._asked: dict[tuple[str, str], float] = {}
         self._seen_sites: set[str] = set()
@@ -271,9 +273,12 @@ class PeopleService:
     # background work
 
     async def known_sites(self) -> list[str]:
-        """Installed Connect tenants' sites, the sites deliveries came from (whatever their door),
-        and every site with stored accounts."""
+        """Installed Connect tenants' sites, the sites the other doors list (OAuth sites, Forge
+        installations: `listed_sites`), the sites deliveries came from (whatever their door), and
+        every site with stored accounts."""
         sites = {site_name(t.base_url) for t in await self.store.tenants.all() if t.active}
+        if self._listed_sites is not None:
+            sites.update(await self._listed_sites())
         sites.update(self._seen_sites)
         sites.update(a.site for a in await self.people.accounts())
         return sorted(sites)

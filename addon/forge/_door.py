@@ -31,10 +31,11 @@ from addon.delivery import (
     WebhookHeaders,
     bounded_index_value,
 )
-from addon.doors import JiraClientFactory, Job, Runtime
+from addon.doors import JiraClientFactory, Job, Runtime, SiteFacts
 from addon.errors import Refusal
 from addon.forge._call import ForgeCall, verify_call
 from addon.forge._client import NoSystemToken, forge_client
+from addon.forge._facts import forge_site_facts
 from addon.forge._installations import ForgeInstallation, ForgeInstallations
 from addon.forge._system_token import SYSTEM_TOKEN_HEADER
 from addon.incoming import Incoming, incoming
@@ -59,6 +60,7 @@ class ForgeDoor:
 
     kind = KIND
     challenge: str | None = 'Bearer realm="forge"'
+    connect_path: str | None = None
 
     def __init__(
         self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
@@ -138,6 +140,10 @@ class ForgeDoor:
             evidence=_evidence(call),
             hidden_headers=HIDDEN,
         )
+
+    async def site_facts(self) -> Sequence[SiteFacts]:
+        """Its installations as sites (`ListsSites`): installing is Forge's, not the inspector's."""
+        return forge_site_facts(await self.installations.all())
 
     async def jira_client(self, origin: Origin) -> JiraClientFactory | None:
         if origin.kind != KIND or not origin.key:

@@ -7,6 +7,7 @@ What it copies from Atlassian, with the sources (tokens: see `_atlassian_auth`):
   `{"expirationDate": ISO}`), `DELETE /webhook` with the ids in the body. An expired webhook is
   forgotten.
 - Issue search `/rest/api/3/search/jql` with `fields` and `nextPageToken` paging.
+- Each site's users (`FakeSite.users`, see `_jira_users`): the user search, one user, the email API.
 - The personal data reporting API, `POST /app/report-accounts/`, for any valid access token (an
   OAuth 2.0 app's, community.developer.atlassian.com/t/53720); its answers are `reporting`'s.
 
@@ -78,6 +79,8 @@ class FakeSite:
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     updated: dict[str, float] = field(default_factory=dict)
     webhooks: dict[int, FakeWebhook] = field(default_factory=dict)
+    users: FakeJiraUsers = field(default_factory=FakeJiraUsers)
+    """Its users, served through the gateway (`/rest/api/3/users/search`, `/user`, ...)."""
 
 
 class FakeAtlassian:
@@ -189,6 +192,9 @@ class FakeAtlassian:
             Route(f"{jira}/webhook", self._webhook, methods=["GET", "POST", "DELETE"]),
             Route(f"{jira}/webhook/refresh", self._webhook_refresh, methods=["PUT"]),
             Route(f"{jira}/search/jql", self._search, methods=["GET", "POST"]),
+            Route(f"{jira}/users/search", self._users, methods=["GET"]),
+            Route(f"{jira}/user", self._users, methods=["GET"]),
+            Route(f"{jira}/user/email/bulk", self._users, methods=["GET"]),
             Route("/app/report-accounts/", self._report, methods=["POST"]),
             Route("/_fake/clock", self._clock, methods=["GET", "POST"]),
             Route("/_fake/sites", self._fake_sites, methods=["GET"]),
@@ -329,6 +335,14 @@ class FakeAtlassian:
         if start + size < len(found):
             answer["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
         return JSONResponse(answer)
+
+    async def _users(self, request: Request) -> Response:
+        with self._lock:
+            site = self._site(request)
+            if isinstance(site, Response):
+                return site
+        root = f"/ex/jira/{request.path_params['cloud_id']}"
+        return await site.users.answer(request, request.url.path.removeprefix(root))
 
     async def _report(self, request: Request) -> Response:
         with self._lock:

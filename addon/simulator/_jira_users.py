@@ -102,6 +102,21 @@ class FakeJiraUsers:
             Route("/app/report-accounts/", logged(self._report), methods=["POST"]),
         ]
 
+    async def answer(self, request: Request, path: str) -> Response:
+        """The answer to a users call at `path` (from the REST API's root: `/rest/api/3/user`),
+        for a gateway in front of the site (the fake Atlassian) that authenticated it."""
+        endpoints = {
+            "/rest/api/3/users/search": self._search,
+            "/rest/api/3/user": self._user,
+            "/rest/api/3/user/email/bulk": self._emails,
+        }
+        endpoint = endpoints.get(path)
+        if endpoint is None:
+            return _error(404, f"no users API at {path}")
+        query = f"?{request.url.query}" if request.url.query else ""
+        self.requests.append(f"{request.method} {path}{query}")
+        return await endpoint(request)
+
     def _base(self, request: Request) -> str:
         return f"{request.url.scheme}://{request.url.netloc}"
 

@@ -16,6 +16,7 @@ from addon.reach import Reach, site_name
 from addon.settings import Settings
 from addon.simulator import FakeJiraUsers
 from addon.store import HandlerState, open_store
+from tests.people.support import hold_people_jobs
 from tests.sites.flow import flow_settings, serving
 from tests.sites.support import running_fake
 from tests.support.loopback import LoopbackServer
@@ -96,6 +97,7 @@ def test_an_oauth_site_reports_on_atlassian_s_gateway_with_its_access_token(
         fake.reporting.cycle_period = 3600
 
         async def scenario() -> None:
+            await hold_people_jobs(sqlite_url)
             async with serving(flow_settings(sqlite_url, fake_url), fake) as flow:
                 site = await flow.connect()
                 people = PeopleService(flow.store, Reach([flow.door]).client_for)
