@@ -12,6 +12,7 @@ from starlette.routing import Mount
 
 from addon.doors import Runtime
 from addon.forge import ForgeDoor, SiteDetails
+from addon.people import report_url
 from addon.reach import Reach
 from addon.services import people_for
 from addon.settings import Settings
@@ -85,6 +86,10 @@ def test_a_forge_installation_is_listed_and_its_accounts_imported(database_url: 
                 "https://cloud-1.atlassian.net",
                 "https://cloud-2.atlassian.net",
             ]
+
+            factory = await door.site_client("https://cloud-1.atlassian.net")
+            assert factory is not None and factory.gateway == "https://api.atlassian.com"
+            assert report_url(factory.gateway) == "https://api.atlassian.com/app/report-accounts/"
 
             people = people_for(settings, store, [door])
             await people.upkeep()
