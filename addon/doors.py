@@ -39,6 +39,9 @@ class JiraClientFactory:
 
     site_url: str
     new: Callable[[], httpx.AsyncClient]
+    gateway: str | None = None
+    """Atlassian's API gateway (`https://api.atlassian.com`) when the client reaches the site
+    through it (OAuth 2.0, Forge); None when it calls the site itself (Connect, an API token)."""
 
     def __call__(self) -> httpx.AsyncClient:
         return self.new()

@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 
 from addon.doors import JiraClientFactory, Job
-from addon.handlers import Event
+from addon.handlers import Event, NoJiraClient
 from addon.people import (
+    DEFAULT_CYCLE_SECONDS,
     EMAIL_BULK_PATH,
-    REPORT_URL,
     USER_SEARCH_PATH,
     AccountState,
     BadPerson,
@@ -30,6 +30,7 @@ from addon.people import (
     Handling,
     HeldDeliveries,
     PeopleOfEvent,
+    PeopleSchedule,
     PeopleStore,
     Person,
     Reported,
@@ -40,6 +41,7 @@ from addon.people import (
     apply_user_event,
     forget_closed,
     report_accounts,
+    report_url,
     sync_accounts,
 )
 from addon.people._sync import USER_CREATED, USER_DELETED, USER_UPDATED
@@ -79,23 +81,24 @@ class PeopleService:
         policy: UnmappedActors = UnmappedActors.HOLD,
         email_api: bool = False,
         report_client: Callable[[str], Awaitable[httpx.AsyncClient]] | None = None,
-        report_url: str = REPORT_URL,
+        report_url: str | None = None,
+        listed_sites: Callable[[], Awaitable[Sequence[str]]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.people = PeopleStore(store.db)
         self.directory = Directory(self.people)
         self.held = HeldDeliveries(store.db)
+        self.schedule = PeopleSchedule(store.db)
         self.policy = policy
         self.email_api = email_api
         self._client_for = client_for
         self._report_client = report_client
         self._report_url = report_url
+        self._listed_sites = listed_sites
         self._clock = clock
-        self._next_report_at = 0.0
         self._asked: dict[tuple[str, str], float] = {}
         self._seen_sites: set[str] = set()
-        self._unreachable_since: dict[str, float] = {}
 
     # the worker's gate
 
@@ -270,9 +273,12 @@ class PeopleService:
     # background work
 
     async def known_sites(self) -> list[str]:
-        """Installed Connect tenants' sites, the sites deliveries came from (whatever their door),
-        and every site with stored accounts."""
+        """Installed Connect tenants' sites, the sites the other doors list (OAuth sites, Forge
+        installations: `listed_sites`), the sites deliveries came from (whatever their door), and
+        every site with stored accounts."""
         sites = {site_name(t.base_url) for t in await self.store.tenants.all() if t.active}
+        if self._listed_sites is not None:
+            sites.update(await self._listed_sites())
         sites.update(self._seen_sites)
         sites.update(a.site for a in await self.people.accounts())
         return sorted(sites)
@@ -296,14 +302,17 @@ class PeopleService:
         for site in await self.known_sites():
             has_accounts = bool(await self.people.account_ids(site))
             if await self._reachable(site):
-                self._unreachable_since.pop(site, None)
+                await self.schedule.reachable(site)
                 if not has_accounts:
                     await self._try(self.refresh(site), site)
                 continue
-            since = self._unreachable_since.setdefault(site, now)
-            if has_accounts and (site in uninstalled or now - since >= GONE_AFTER_SECONDS):
+            if not has_accounts:
+                await self.schedule.reachable(site)  # nothing to erase, nothing to time
+                continue
+            since = await self.schedule.unreachable_since(site, now)
+            if site in uninstalled or now - since >= GONE_AFTER_SECONDS:
                 await self.forget_site(site)
-                self._unreachable_since.pop(site, None)
+                await self.schedule.reachable(site)
         await self.release_mapped()
 
     async def refresh_all(self) -> None:
@@ -331,9 +340,10 @@ class PeopleService:
             )
             pairs = [(row["account_id"], float(row["updated_at"])) for row in rows]
             try:
-                async with await self._reporter(site) as client:
-                    reported = await report_accounts(client, pairs, url=self._report_url)
-            except (ReportFailed, httpx.HTTPError, ValueError) as exc:
+                client, url = await self._reporter(site)
+                async with client:
+                    reported = await report_accounts(client, pairs, url=url)
+            except (ReportFailed, httpx.HTTPError, ValueError, LookupError, NoJiraClient) as exc:
                 logger.warning("people: could not report the accounts of %s: %s", site, exc)
                 continue
             await forget_closed(self.store.db, reported.closed)
@@ -346,19 +356,22 @@ class PeopleService:
             )  # fmt: skip
         return done
 
-    async def _reporter(self, site: str) -> httpx.AsyncClient:
+    async def _reporter(self, site: str) -> tuple[httpx.AsyncClient, str]:
+        """A client for the site's reporting call and where it goes (`report_url`): on the site
+        for a Connect tenant, on Atlassian's gateway for an OAuth site or a Forge installation."""
         if self._report_client is not None:
-            return await self._report_client(site)
-        return (await self._client_for(site))()
+            return await self._report_client(site), self._report_url or report_url(None)
+        factory = await self._client_for(site)
+        return factory(), self._report_url or report_url(factory.gateway)
 
     async def report_when_due(self) -> None:
         """Report on the schedule the last answer's `Cycle-Period` set (seven days by default)."""
         now = self._clock()
-        if now < self._next_report_at:
+        if now < await self.schedule.report_due_at():
             return
         reports = await self.report()
-        cycle = min((r.cycle_seconds for r in reports.values()), default=7 * 86_400.0)
-        self._next_report_at = now + cycle
+        cycle = min((r.cycle_seconds for r in reports.values()), default=DEFAULT_CYCLE_SECONDS)
+        await self.schedule.report_due(now + cycle)
 
     def jobs(self) -> list[Job]:
         return [

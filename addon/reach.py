@@ -7,10 +7,11 @@ order, for a client of that site and takes the first one it gets.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from addon.doors import AnyDoor, JiraClientFactory
+from addon.doors import AnyDoor, JiraClientFactory, ListsSites
 from addon.handlers import NoJiraClient
 
 __all__ = ["Reach", "SiteUnreachable", "site_name"]
@@ -61,3 +62,14 @@ class Reach:
             f"no door can call {name}: install the app there, connect it with OAuth "
             "(/oauth/connect) or give its admin-webhook source an API token"
         )
+
+    async def listed_sites(self) -> list[str]:
+        """The names of the sites every door that lists its sites (`ListsSites`) knows, in any
+        state: connected or installed, and also disconnected or uninstalled."""
+        names: set[str] = set()
+        for door in self._doors:
+            if isinstance(door, ListsSites):
+                for facts in await door.site_facts():
+                    with contextlib.suppress(ValueError):
+                        names.add(site_name(facts.site_url))
+        return sorted(names)

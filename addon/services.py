@@ -47,11 +47,13 @@ def templates_directory() -> Path:
 
 
 def people_for(settings: Settings, store: Store, doors: Sequence[AnyDoor]) -> PeopleService:
+    reach = Reach(doors)
     return PeopleService(
         store,
-        Reach(doors).client_for,
+        reach.client_for,
         policy=UnmappedActors(settings.unmapped_actors),
         email_api=settings.jira_email_api,
+        listed_sites=reach.listed_sites,
     )
 
 

@@ -15,6 +15,7 @@ from addon.forge._errors import (
     WrongAudience,
 )
 from addon.forge._events import ForgeEvent, read_event
+from addon.forge._facts import forge_site_facts
 from addon.forge._installations import (
     SILENT_AFTER,
     ForgeInstallation,
@@ -49,6 +50,7 @@ __all__ = [
     "WrongAudience",
     "bearer_token",
     "forge_client",
+    "forge_site_facts",
     "read_event",
     "read_system_token",
     "verify_call",

@@ -33,10 +33,11 @@ from addon.delivery import (
     WebhookHeaders,
     bounded_index_value,
 )
-from addon.doors import JiraClientFactory, Job, Runtime
+from addon.doors import JiraClientFactory, Job, Runtime, SiteFacts
 from addon.errors import Refusal
 from addon.forge._call import ForgeCall, verify_call
 from addon.forge._client import NoSystemToken, forge_client
+from addon.forge._facts import forge_site_facts
 from addon.forge._installations import ForgeInstallation, ForgeInstallations, SiteDetails
 from addon.forge._system_token import SYSTEM_TOKEN_HEADER
 from addon.forge._verify import bearer_token
@@ -65,6 +66,7 @@ class ForgeDoor:
 
     kind = KIND
     challenge: str | None = 'Bearer realm="forge"'
+    connect_path: str | None = None
 
     def __init__(
         self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
@@ -146,6 +148,10 @@ class ForgeDoor:
             hidden_headers=HIDDEN,
         )
 
+    async def site_facts(self) -> Sequence[SiteFacts]:
+        """Its installations as sites (`ListsSites`): installing is Forge's, not the inspector's."""
+        return forge_site_facts(await self.installations.all())
+
     async def jira_client(self, origin: Origin) -> JiraClientFactory | None:
         if origin.kind != KIND or not origin.key:
             return None
@@ -214,13 +220,18 @@ class ForgeDoor:
         self, installation: ForgeInstallation, token: str | None
     ) -> JiraClientFactory:
         site = _site(installation) or installation.api_base_url
+        api = httpx.URL(installation.api_base_url)
+        gateway = f"{api.scheme}://{api.netloc.decode('ascii')}"
         if token is None:
-            return JiraClientFactory(site, functools.partial(_no_token, installation))
+            return JiraClientFactory(
+                site, functools.partial(_no_token, installation), gateway=gateway
+            )
         return JiraClientFactory(
             site,
             functools.partial(
                 forge_client, installation.api_base_url, token, transport=self.transport
             ),
+            gateway=gateway,
         )
 
     async def _verify(self, request: Incoming, route: str) -> ForgeCall:

@@ -14,7 +14,7 @@ from starlette.routing import Route, request_response
 import descriptor
 from addon.doors import ListsSites, SiteFacts
 from addon.errors import BadRequest, NotFound
-from addon.forge import ForgeInstallation, ForgeInstallations
+from addon.forge import ForgeInstallations, forge_site_facts
 from addon.inspector._csrf import FIELD, REFERRER_POLICY, CsrfGuard, CsrfRefused
 from addon.inspector._forge import forge_json, forge_view
 from addon.inspector._json import delivery_detail_json, delivery_json, tenant_json
@@ -270,23 +270,9 @@ async def _sites(request: Request) -> tuple[list[SiteFacts], list[dict[str, str]
             label = f"Connect a site ({door.kind})"
             links.append({"url": base_path + door.connect_path, "label": label})
     if not any(door.kind == "forge" for door in listing):
-        sites += _forge_sites(await ForgeInstallations(services.store.db, services.store.box).all())
+        store = services.store
+        sites += forge_site_facts(await ForgeInstallations(store.db, store.box).all())
     return sorted(sites, key=lambda s: (s.site_url, s.kind)), links
-
-
-def _forge_sites(installations: Sequence[ForgeInstallation]) -> list[SiteFacts]:
-    listed = []
-    for i in installations:
-        status = "uninstalled" if i.uninstalled else "silent" if i.silent() else "installed"
-        facts = [
-            ("cloudId", i.cloud_id or "?"),
-            ("App version", i.app_version or "?"),
-            ("Environment", i.environment or "?"),
-            ("Last scheduled tick", iso_time(i.last_tick_at) or "none"),
-        ]
-        url = i.site_url or i.api_base_url
-        listed.append(SiteFacts(url, "forge", i.installation_id, status, facts))
-    return listed
 
 
 async def sites_page(request: Request) -> Response:

@@ -20,12 +20,16 @@ from addon.people._records import (
     email_key,
 )
 from addon.people._report import (
+    DEFAULT_CYCLE_SECONDS,
     MAX_ACCOUNTS_PER_REQUEST,
+    REPORT_PATH,
     REPORT_URL,
     Reported,
     ReportFailed,
     report_accounts,
+    report_url,
 )
+from addon.people._schedule import PeopleSchedule
 from addon.people._scrub import scrub_deliveries, scrub_payload
 from addon.people._store import Mapping, PeopleStore
 from addon.people._sync import (
@@ -38,10 +42,12 @@ from addon.people._sync import (
 )
 
 __all__ = [
+    "DEFAULT_CYCLE_SECONDS",
     "EMAIL_BULK_PATH",
     "FORGOTTEN_TABLES",
     "HELD",
     "MAX_ACCOUNTS_PER_REQUEST",
+    "REPORT_PATH",
     "REPORT_URL",
     "USER_SEARCH_PATH",
     "Account",
@@ -61,6 +67,7 @@ __all__ = [
     "NotAPerson",
     "Parsed",
     "PeopleOfEvent",
+    "PeopleSchedule",
     "PeopleStore",
     "Person",
     "ReportFailed",
@@ -79,6 +86,7 @@ __all__ = [
     "handling",
     "parse_people",
     "report_accounts",
+    "report_url",
     "scrub_deliveries",
     "scrub_payload",
     "sync_accounts",

@@ -6,8 +6,8 @@ As Atlassian's user privacy guide for app developers describes it (quoted by pub
 `{"accounts": [{"accountId": ..., "updatedAt": ISO-8601}]}`, at most 90 accounts a request;
 204 when nothing changed; 200 with `{"accounts": [{"accountId": ..., "status": "closed" |
 "updated"}]}`; 429 with `Retry-After` (seconds); the next report is due after the `Cycle-Period`
-header's seconds, seven days when absent. How a Connect app authenticates the call (its JWT, or the
-OAuth door's `report:personal-data` scope) is the door's business: the caller passes the client.
+header's seconds, seven days when absent. Where the call goes depends on the client that makes it
+(`report_url`); the caller passes the client, signed as its door signs.
 """
 
 from __future__ import annotations
@@ -22,13 +22,16 @@ import httpx
 __all__ = [
     "DEFAULT_CYCLE_SECONDS",
     "MAX_ACCOUNTS_PER_REQUEST",
+    "REPORT_PATH",
     "REPORT_URL",
     "ReportFailed",
     "Reported",
     "report_accounts",
+    "report_url",
 ]
 
-REPORT_URL = "https://api.atlassian.com/app/report-accounts/"
+REPORT_PATH = "/app/report-accounts/"
+REPORT_URL = "https://api.atlassian.com" + REPORT_PATH
 MAX_ACCOUNTS_PER_REQUEST = 90
 DEFAULT_CYCLE_SECONDS = 7 * 24 * 3600.0
 MAX_RETRIES = 5
@@ -45,6 +48,21 @@ class Reported:
     closed: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     cycle_seconds: float = DEFAULT_CYCLE_SECONDS
+
+
+def report_url(gateway: str | None) -> str:
+    """Where a client reports: on Atlassian's gateway for a client that goes through it, else
+    (Connect) at `REPORT_PATH` relative to the site's base URL, signed like any call to the site.
+
+    Atlassian staff, community.developer.atlassian.com/t/28679 ("How does the Personal Data
+    reporting API work? Authentication? Who calls it?"): a Connect app calls the API "in the
+    context of your App, using JWTs to authenticate", for each site it is installed in. And
+    /t/53720 ("Authentication for the Personal data reporting API (Oauth2 type)"): an OAuth 2.0
+    app calls `https://api.atlassian.com/app/report-accounts/` with a bearer access token, any
+    of the app's (the app owner's suggested); Forge's `privacy.reportPersonalData` calls that
+    same 3LO endpoint. The Connect path rests on the first answer only.
+    """
+    return REPORT_PATH if gateway is None else gateway.rstrip("/") + REPORT_PATH
 
 
 def _iso(at: float) -> str:

@@ -7,6 +7,9 @@ What it copies from Atlassian, with the sources (tokens: see `_atlassian_auth`):
   `{"expirationDate": ISO}`), `DELETE /webhook` with the ids in the body. An expired webhook is
   forgotten.
 - Issue search `/rest/api/3/search/jql` with `fields` and `nextPageToken` paging.
+- Each site's users (`FakeSite.users`, see `_jira_users`): the user search, one user, the email API.
+- The personal data reporting API, `POST /app/report-accounts/`, for any valid access token (an
+  OAuth 2.0 app's, community.developer.atlassian.com/t/53720); its answers are `reporting`'s.
 
 Its clock is the real one plus an offset that `advance` (or `POST /_fake/clock`) moves forward.
 """
@@ -30,6 +33,7 @@ from starlette.routing import Route
 
 from addon.simulator._atlassian_auth import LEEWAY_SECONDS, FakeAuthorization
 from addon.simulator._atlassian_auth import error as _error
+from addon.simulator._jira_users import FakeJiraUsers
 from addon.simulator._jql import matches_search, webhook_filter_errors
 
 __all__ = ["DEFAULT_ATLASSIAN_ADDRESS", "FakeAtlassian", "FakeSite"]
@@ -75,6 +79,8 @@ class FakeSite:
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     updated: dict[str, float] = field(default_factory=dict)
     webhooks: dict[int, FakeWebhook] = field(default_factory=dict)
+    users: FakeJiraUsers = field(default_factory=FakeJiraUsers)
+    """Its users, served through the gateway (`/rest/api/3/users/search`, `/user`, ...)."""
 
 
 class FakeAtlassian:
@@ -97,6 +103,8 @@ class FakeAtlassian:
             clock=self.now,
             lock=self._lock,
         )
+        self.reporting = FakeJiraUsers()
+        """The reporting API's state: `closed`, `updated`, `cycle_period`, and `reports` made."""
         self._ids = itertools.count(1)
         self._issue_ids = itertools.count(10001)
         self.app = Starlette(routes=self._routes())
@@ -188,6 +196,10 @@ class FakeAtlassian:
             Route(f"{jira}/webhook", self._webhook, methods=["GET", "POST", "DELETE"]),
             Route(f"{jira}/webhook/refresh", self._webhook_refresh, methods=["PUT"]),
             Route(f"{jira}/search/jql", self._search, methods=["GET", "POST"]),
+            Route(f"{jira}/users/search", self._users, methods=["GET"]),
+            Route(f"{jira}/user", self._users, methods=["GET"]),
+            Route(f"{jira}/user/email/bulk", self._users, methods=["GET"]),
+            Route("/app/report-accounts/", self._report, methods=["POST"]),
             Route("/_fake/clock", self._clock, methods=["GET", "POST"]),
             Route("/_fake/sites", self._fake_sites, methods=["GET"]),
         ]
@@ -327,6 +339,20 @@ class FakeAtlassian:
         if start + size < len(found):
             answer["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
         return JSONResponse(answer)
+
+    async def _users(self, request: Request) -> Response:
+        with self._lock:
+            site = self._site(request)
+            if isinstance(site, Response):
+                return site
+        root = f"/ex/jira/{request.path_params['cloud_id']}"
+        return await site.users.answer(request, request.url.path.removeprefix(root))
+
+    async def _report(self, request: Request) -> Response:
+        with self._lock:
+            if self.auth.scopes_of(request) is None:
+                return _error(401, "unauthorized", "Unauthorized")
+        return await self.reporting.reporting(request)
 
     async def _clock(self, request: Request) -> Response:
         if request.method == "POST":

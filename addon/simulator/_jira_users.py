@@ -5,7 +5,10 @@ As Jira answers (see `addon.people._sync`): `GET /rest/api/3/users/search?startA
 lists users with `emailAddress` only where its owner made it visible; `GET /rest/api/3/user`
 returns one or 404; `GET /rest/api/3/user/email/bulk?accountId=...` gives every email to an app
 that is allowed (`email_api`), 400 otherwise. `POST /app/report-accounts/` answers 204 when
-nothing changed, 200 listing `closed` and `updated` accounts, with a `Cycle-Period` header.
+nothing changed, 200 listing `closed` and `updated` accounts, with a `Cycle-Period` header: on the
+site, where a Connect app reports with its JWT (`addon.people.report_url`); with `connect_secret`
+set, only to a token signed with it whose `qsh` is over that call (401 otherwise), as the site
+checks any Connect call. The fake Atlassian gateway answers it for bearer tokens (`reporting`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from addon.auth import query_string_hash, verify_hs256
+from addon.errors import Refusal
 
 __all__ = ["FakeJiraUsers", "FakeUser"]
 
@@ -58,6 +64,8 @@ class FakeJiraUsers:
     closed: set[str] = field(default_factory=set)
     updated: set[str] = field(default_factory=set)
     cycle_period: int | None = None
+    connect_secret: str | None = None
+    """A Connect tenant's shared secret the reporting API checks (None: it takes any call)."""
     requests: list[str] = field(default_factory=list)
     """`METHOD path?query` of every request, for tests."""
     reports: list[list[str]] = field(default_factory=list)
@@ -94,6 +102,21 @@ class FakeJiraUsers:
             Route("/app/report-accounts/", logged(self._report), methods=["POST"]),
         ]
 
+    async def answer(self, request: Request, path: str) -> Response:
+        """The answer to a users call at `path` (from the REST API's root: `/rest/api/3/user`),
+        for a gateway in front of the site (the fake Atlassian) that authenticated it."""
+        endpoints = {
+            "/rest/api/3/users/search": self._search,
+            "/rest/api/3/user": self._user,
+            "/rest/api/3/user/email/bulk": self._emails,
+        }
+        endpoint = endpoints.get(path)
+        if endpoint is None:
+            return _error(404, f"no users API at {path}")
+        query = f"?{request.url.query}" if request.url.query else ""
+        self.requests.append(f"{request.method} {path}{query}")
+        return await endpoint(request)
+
     def _base(self, request: Request) -> str:
         return f"{request.url.scheme}://{request.url.netloc}"
 
@@ -126,6 +149,28 @@ class FakeJiraUsers:
         return JSONResponse(found)
 
     async def _report(self, request: Request) -> Response:
+        refused = self._unsigned(request)
+        if refused is not None:
+            return refused
+        return await self.reporting(request)
+
+    def _unsigned(self, request: Request) -> Response | None:
+        if self.connect_secret is None:
+            return None
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            if scheme != "JWT":
+                return _error(401, "a Connect call carries Authorization: JWT <token>")
+            claims = verify_hs256(token.strip(), self.connect_secret, leeway=30)
+        except Refusal as refusal:
+            return _error(401, f"the JWT is not valid: {refusal}")
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if claims.get("qsh") != query_string_hash(request.method, target):
+            return _error(401, "the JWT's qsh is not over this request")
+        return None
+
+    async def reporting(self, request: Request) -> Response:
+        """The reporting API's answer to a call its caller has authenticated."""
         try:
             body = json.loads(await request.body())
             ids = [a["accountId"] for a in body["accounts"]]

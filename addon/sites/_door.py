@@ -224,7 +224,9 @@ class SiteDoor:
     def _factory(self, site: Site) -> JiraClientFactory:
         token = functools.partial(self.work.tokens.access_token, site.cloud_id)
         return JiraClientFactory(
-            site.url, functools.partial(site_jira_client, self.work.gateway(site), token)
+            site.url,
+            functools.partial(site_jira_client, self.work.gateway(site), token),
+            gateway=self.settings.atlassian_api_url.rstrip("/"),
         )
 
     async def jira_client(self, origin: Origin) -> JiraClientFactory | None:

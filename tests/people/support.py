@@ -22,3 +22,14 @@ def run(url: str, scenario: Callable[[Store, Directory], Awaitable[None]]) -> No
             await store.close()
 
     asyncio.run(go())
+
+
+async def hold_people_jobs(url: str) -> None:
+    """Take the people jobs' leases as another instance would, so that an app started on `url`
+    leaves them to the test (which runs them itself, at a known moment)."""
+    store = await open_store(url)
+    try:
+        for job in ("people-upkeep", "people-refresh", "people-report"):
+            assert await store.job_leases.take(job, "another instance", seconds=3600)
+    finally:
+        await store.close()

@@ -118,6 +118,20 @@ _V13 = both(
 )
 
 
+# People's clocks, shared by every instance (the job that reads them moves with its lease): when
+# the personal data report is next due, and since when no door has reached a site whose accounts
+# are stored (erased after a day of that).
+_V16 = both(
+    """CREATE TABLE people_schedule (
+        name TEXT PRIMARY KEY,
+        due_at {real} NOT NULL
+    )""",
+    """CREATE TABLE people_unreachable (
+        site TEXT PRIMARY KEY,
+        since {real} NOT NULL
+    )""",
+)
+
 FEATURES: tuple[Migration, ...] = (
     Migration(
         12, "people, the Jira accounts of each site, mappings, conflicts, held deliveries", *_V12
@@ -125,4 +139,5 @@ FEATURES: tuple[Migration, ...] = (
     Migration(
         13, "two-way sync: adapters, links, the outbox, its transitions, changes seen", *_V13
     ),
+    Migration(16, "people: when the report is due, since when a site is out of reach", *_V16),
 )
