@@ -61,6 +61,7 @@ class SiteWork:
         assert settings.atlassian_client_id and settings.atlassian_client_secret
         self.settings = settings
         self.store = store
+        self.http = http
         self.clock = clock
         self.sites = SiteStore(store.db, store.box)
         self.api = AtlassianApi(

@@ -15,6 +15,7 @@ import httpx
 
 from addon.delivery import Origin
 from addon.doors import Runtime
+from addon.people import Account, AccountType, PeopleStore
 from addon.sites import SiteStore
 from addon.sources import ApiTokens, SourceDoor
 from addon.store import generate_key, open_store
@@ -53,6 +54,24 @@ def environment(database_url: str, fake_url: str) -> dict[str, str]:
     }
 
 
+async def add_accounts(database_url: str, sites: list[str]) -> None:
+    store = await open_store(database_url, keys=(raw_key(KEY),))
+    try:
+        for site in sites:
+            account = Account(site, "5b10ac8d82e05b22cc7d4ef5", AccountType.ATLASSIAN, "Ada")
+            await PeopleStore(store.db).upsert_account(account)
+    finally:
+        await store.close()
+
+
+async def account_sites(database_url: str) -> list[str]:
+    store = await open_store(database_url, keys=(raw_key(KEY),))
+    try:
+        return sorted(a.site for a in await PeopleStore(store.db).accounts())
+    finally:
+        await store.close()
+
+
 def test_list_catch_up_refresh_and_disconnect_a_site(sqlite_url: str, tmp_path: Path) -> None:
     with running_fake() as (fake, fake_url):
 
@@ -89,9 +108,13 @@ def test_list_catch_up_refresh_and_disconnect_a_site(sqlite_url: str, tmp_path: 
         unknown = addon(env, "oauth", "catch-up", "nowhere", "--since", "1h", cwd=tmp_path)
         assert unknown.returncode == 1 and "no site 'nowhere'" in unknown.stderr
 
+        asyncio.run(add_accounts(sqlite_url, [site.url, "https://other.atlassian.net"]))
         gone = addon(env, "oauth", "disconnect", site.url, cwd=tmp_path)
         assert gone.returncode == 0, gone.stderr
         assert fake.webhooks(cloud_id) == []
+        # No other door reaches the site: its people accounts go with it, another site's stay.
+        assert "1 people account(s) erased" in gone.stdout, gone.stdout
+        assert asyncio.run(account_sites(sqlite_url)) == ["https://other.atlassian.net"]
         [facts] = json.loads(addon(env, "oauth", "list", "--json", cwd=tmp_path).stdout)
         assert facts["status"] == "disconnected" and facts["webhooks"] == []
 
