@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -16,10 +17,10 @@ import httpx
 from addon.delivery import Origin
 from addon.doors import Runtime
 from addon.people import Account, AccountType, PeopleStore
-from addon.sites import SiteStore
+from addon.sites import DAY, SiteStore
 from addon.sources import ApiTokens, SourceDoor
 from addon.store import generate_key, open_store
-from tests.sites.flow import flow_settings, serving
+from tests.sites.flow import AUTH, flow_settings, serving
 from tests.sites.support import BASE_URL, CLIENT_ID, CLIENT_SECRET, KEY, raw_key, running_fake
 from tests.support.live import ROOT
 
@@ -247,3 +248,43 @@ def test_keys_rotate_rewrites_site_tokens_and_api_tokens_under_the_new_key(
                 await store.db.disconnect()
 
         asyncio.run(read_with_the_new_key_only())
+
+
+def test_a_refresh_token_ending_within_a_month_is_warned_on_the_sites_page_and_in_the_list(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    with running_fake() as (fake, fake_url):
+
+        async def connect_then_look() -> tuple[str, str, str]:
+            async with serving(flow_settings(sqlite_url, fake_url), fake, clock=False) as flow:
+                flow.door.clock = lambda: time.time() - 300 * DAY  # consent given 300 days ago
+                site = await flow.connect()
+                flow.door.clock = time.time
+                early = await flow.http.get(flow.url + "/inspector/sites", auth=AUTH)
+                flow.door.clock = lambda: time.time() + 40 * DAY  # 25 days left
+                late = await flow.http.get(flow.url + "/inspector/sites", auth=AUTH)
+                assert early.status_code == late.status_code == 200
+                return site.url, early.text, late.text
+
+        url, early, late = asyncio.run(connect_then_look())
+        warning = "the refresh token ends within a month"
+        assert warning not in early and url in early
+        assert warning in late and "only a new consent (/oauth/connect) renews it" in late
+        env = environment(sqlite_url, fake_url)
+        [facts] = json.loads(addon(env, "oauth", "list", "--json", cwd=tmp_path).stdout)
+        assert facts["refresh_token_warning"] is None  # 65 days left now
+        asyncio.run(shorten_refresh_token_life(sqlite_url, days=20))
+        listed = addon(env, "oauth", "list", cwd=tmp_path)
+        assert f"{url}: {warning}" in listed.stdout, listed.stdout
+        [facts] = json.loads(addon(env, "oauth", "list", "--json", cwd=tmp_path).stdout)
+        assert warning in facts["refresh_token_warning"]
+
+
+async def shorten_refresh_token_life(database_url: str, *, days: float) -> None:
+    store = await open_store(database_url, keys=(raw_key(KEY),))
+    try:
+        await store.db.execute(
+            "UPDATE oauth_sites SET refresh_expires_at = ?", (time.time() + days * DAY,)
+        )
+    finally:
+        await store.close()
