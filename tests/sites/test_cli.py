@@ -18,6 +18,7 @@ from addon.delivery import Origin
 from addon.doors import Runtime
 from addon.people import Account, AccountType, PeopleStore
 from addon.sites import DAY, SiteStore
+from addon.sites._points import CatchUpPoints, SecondPass
 from addon.sources import ApiTokens, SourceDoor
 from addon.store import generate_key, open_store
 from tests.sites.flow import AUTH, flow_settings, serving
@@ -65,6 +66,14 @@ async def add_accounts(database_url: str, sites: list[str]) -> None:
         await store.close()
 
 
+async def second_passes(database_url: str, *, due_by: float) -> list[SecondPass]:
+    store = await open_store(database_url, keys=(raw_key(KEY),))
+    try:
+        return await CatchUpPoints(store.db).due(now=due_by)
+    finally:
+        await store.close()
+
+
 async def account_sites(database_url: str) -> list[str]:
     store = await open_store(database_url, keys=(raw_key(KEY),))
     try:
@@ -98,6 +107,9 @@ def test_list_catch_up_refresh_and_disconnect_a_site(sqlite_url: str, tmp_path: 
         caught = addon(env, "oauth", "catch-up", site.url, "--since", "10m", cwd=tmp_path)
         assert caught.returncode == 0, caught.stderr
         assert caught.stdout.startswith("1 issue change(s)")
+        assert "searched again in a minute" in caught.stdout
+        [pending] = asyncio.run(second_passes(sqlite_url, due_by=time.time() + 61))
+        assert pending.cloud_id == cloud_id and pending.since < time.time() - 590
         again = addon(env, "oauth", "catch-up", cloud_id, "--since", "10m", cwd=tmp_path)
         assert again.stdout.startswith("0 issue change(s)"), again.stdout + again.stderr
 
