@@ -425,6 +425,10 @@ def test_a_refused_grant_means_reconnect_once_and_background_work_stops(
                 assert len(lines) == 1
                 origin_client = await flow.door.site_client(site.url)
                 assert origin_client is None
+                shown = await flow.http.get(flow.url + "/inspector/api/sites", auth=AUTH)
+                [listed] = [s for s in shown.json()["sites"] if s["kind"] == "oauth"]
+                assert listed["status"] == "needs reconnect"
+                assert any("invalid_grant" in w for w in listed["warnings"])
 
                 await flow.connect()  # a new consent clears it
                 stored = await flow.door.work.sites.get(site.cloud_id)
