@@ -161,7 +161,7 @@ def run_refresh(args: argparse.Namespace) -> int:
                 continue
             try:
                 await work.tokens.access_token(site.cloud_id, force=True)
-                report = await work.webhooks.upkeep(site)
+                report, caught = await work.upkeep_site(site)
             except (NeedsReconnect, AtlassianError) as exc:
                 print(f"{site.url}: {exc}")
                 failed += 1
@@ -171,6 +171,8 @@ def run_refresh(args: argparse.Namespace) -> int:
                 f" refreshed {report.refreshed or '-'}, retired {report.retired or '-'},"
                 f" forgotten by Jira {report.forgotten or '-'}"
             )
+            if caught is not None:
+                print(f"{site.url}: {caught} issue change(s) missed meanwhile caught up")
             for error in report.errors:
                 print(f"{site.url}: Jira refused a registration: {error}")
                 failed += 1

@@ -117,6 +117,16 @@ def test_list_catch_up_refresh_and_disconnect_a_site(sqlite_url: str, tmp_path: 
         refreshed = addon(env, "oauth", "refresh", cloud_id, cwd=tmp_path)
         assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
         assert "tokens refreshed" in refreshed.stdout and fake.refreshes == refreshes + 1
+        assert "caught up" not in refreshed.stdout
+
+        # Jira forgot the webhook: refreshing registers it again and catches up the gap.
+        [forgotten] = fake.webhooks(cloud_id)
+        fake.forget_webhook(cloud_id, forgotten.id)
+        fake.touch_issue(cloud_id, "DEV-6", "while nothing was delivered")
+        again_registered = addon(env, "oauth", "refresh", site.url, cwd=tmp_path)
+        assert again_registered.returncode == 0, again_registered.stdout + again_registered.stderr
+        assert f"forgotten by Jira [{forgotten.id}]" in again_registered.stdout
+        assert "1 issue change(s) missed meanwhile caught up" in again_registered.stdout
 
         unknown = addon(env, "oauth", "catch-up", "nowhere", "--since", "1h", cwd=tmp_path)
         assert unknown.returncode == 1 and "no site 'nowhere'" in unknown.stderr
