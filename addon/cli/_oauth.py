@@ -15,6 +15,8 @@ import httpx
 from addon.cli._common import CliError, load
 from addon.cli._sources import parse_duration
 from addon.cli._table import table
+from addon.doors import Runtime
+from addon.reach import Reach, SiteUnreachable
 from addon.settings import Settings
 from addon.sites import (
     AtlassianError,
@@ -159,7 +161,7 @@ def run_refresh(args: argparse.Namespace) -> int:
                 continue
             try:
                 await work.tokens.access_token(site.cloud_id, force=True)
-                report = await work.webhooks.upkeep(site)
+                report, caught = await work.upkeep_site(site)
             except (NeedsReconnect, AtlassianError) as exc:
                 print(f"{site.url}: {exc}")
                 failed += 1
@@ -169,6 +171,8 @@ def run_refresh(args: argparse.Namespace) -> int:
                 f" refreshed {report.refreshed or '-'}, retired {report.retired or '-'},"
                 f" forgotten by Jira {report.forgotten or '-'}"
             )
+            if caught is not None:
+                print(f"{site.url}: {caught} issue change(s) missed meanwhile caught up")
             for error in report.errors:
                 print(f"{site.url}: Jira refused a registration: {error}")
                 failed += 1
@@ -184,23 +188,46 @@ def run_catch_up(args: argparse.Namespace) -> int:
         site = await work.find(args.site)
         if site.status is not SiteStatus.CONNECTED:
             raise CliError(f"{site.url} is {site.status.value}", exit_code=1)
-        return await work.catch_up(site, time.time() - args.since, again=False)
+        return await work.catch_up(site, time.time() - args.since)
 
     count = _with_work(settings, catch_up)
     print(f"{count} issue change(s) recorded as {'catch-up:issue'} deliveries")
+    # Search is eventually consistent: the pass is planned in the database, for the heartbeat.
+    print("the same gap is searched again in a minute, by the running server")
     return 0
 
 
 def run_disconnect(args: argparse.Namespace) -> int:
     settings = _settings()
 
-    async def disconnect(work: SiteWork) -> tuple[str, list[int], str | None]:
+    async def disconnect(work: SiteWork) -> tuple[str, list[int], str | None, int | None]:
         site = await work.find(args.site)
         deleted, problem = await work.disconnect(site)
-        return site.url, deleted, problem
+        return site.url, deleted, problem, await _erase_people(work, site.url)
 
-    url, deleted, problem = _with_work(settings, disconnect)
+    url, deleted, problem, erased = _with_work(settings, disconnect)
     print(f"{url}: disconnected; webhooks deleted in Jira: {deleted or '-'}; tokens forgotten")
     if problem:
         print(f"{url}: {problem}")
+    if erased is None:
+        print(f"{url}: its people accounts are kept: another door still reaches the site")
+    elif erased:
+        print(f"{url}: {erased} people account(s) erased, with their mappings")
     return 0
+
+
+async def _erase_people(work: SiteWork, url: str) -> int | None:
+    """Erase the site's people accounts (with their mappings) unless another door still reaches
+    the site (an installed Connect app, Forge, an API token); None when they are kept."""
+    from addon.app import open_doors
+    from addon.services import people_for
+
+    _, rendered = load()
+    doors = open_doors(work.settings, rendered)
+    for door in doors:
+        await door.start(Runtime(work.store, work.http))
+    try:
+        await Reach(doors).client_for(url)
+    except SiteUnreachable:
+        return await people_for(work.settings, work.store, doors).forget_site(url)
+    return None

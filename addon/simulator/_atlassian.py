@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -92,8 +93,11 @@ class FakeAtlassian:
         client_id: str,
         client_secret: str,
         leeway: float = LEEWAY_SECONDS,
+        time_zone: str = "UTC",
     ) -> None:
         self.offset = 0.0
+        self.time_zone = ZoneInfo(time_zone)
+        """The consenting user's time zone: `/myself` names it, search reads `updated` in it."""
         self.sites: dict[str, FakeSite] = {}
         self._lock = threading.RLock()
         self.auth = FakeAuthorization(
@@ -235,7 +239,9 @@ class FakeAtlassian:
             site = self._site(request)
             if isinstance(site, Response):
                 return site
-        return JSONResponse({"accountId": "5b10a2844c20165700ede21g", "timeZone": "UTC"})
+        return JSONResponse(
+            {"accountId": "5b10a2844c20165700ede21g", "timeZone": self.time_zone.key}
+        )
 
     async def _projects(self, request: Request) -> Response:
         with self._lock:
@@ -322,7 +328,9 @@ class FakeAtlassian:
                 (
                     issue
                     for issue in site.issues.values()
-                    if matches_search(jql, issue, updated_at=site.updated[issue["id"]])
+                    if matches_search(
+                        jql, issue, updated_at=site.updated[issue["id"]], zone=self.time_zone
+                    )
                 ),
                 key=lambda issue: site.updated[issue["id"]],
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 __all__ = ["matches_search", "webhook_filter_errors"]
@@ -53,9 +53,11 @@ _PROJECTS = re.compile(r"project\s+IN\s*\(([^)]*)\)", re.IGNORECASE)
 _UPDATED = re.compile(r'updated\s*>=\s*"(\d{4}-\d{2}-\d{2} \d{2}:\d{2})"', re.IGNORECASE)
 
 
-def matches_search(jql: str, issue: Mapping[str, Any], *, updated_at: float) -> bool:
+def matches_search(
+    jql: str, issue: Mapping[str, Any], *, updated_at: float, zone: tzinfo = UTC
+) -> bool:
     """The searches the server makes: `project IN (...)` and `updated >= "yyyy-MM-dd HH:mm"`
-    (minute precision, in the user's time zone, which the fake's users have as UTC)."""
+    (minute precision, read in the calling user's time zone `zone`, as Jira reads it)."""
     projects = _PROJECTS.search(jql)
     if projects is not None:
         keys = {part.strip().strip('"') for part in projects.group(1).split(",")}
@@ -63,7 +65,7 @@ def matches_search(jql: str, issue: Mapping[str, Any], *, updated_at: float) -> 
             return False
     updated = _UPDATED.search(jql)
     if updated is not None:
-        since = datetime.strptime(updated.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        since = datetime.strptime(updated.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
         if updated_at < since.timestamp():
             return False
     return True

@@ -24,7 +24,10 @@ __all__ = [
 DAY = 24 * 3600.0
 # Rotating refresh tokens: "All tokens have an absolute expiry time of 365 days ... the absolute
 # expiry time persists between token refreshes" (Atlassian, "Updated: 31 January 2022 - Action
-# required - Deprecating persistent refresh tokens", community.developer.atlassian.com/t/54172).
+# required - Deprecating persistent refresh tokens", community.developer.atlassian.com/t/54172);
+# confirmed by Atlassian in community.developer.atlassian.com/t/60806: "Inactivity Expiration (90
+# days)" is reset by every refresh, "Absolute Expiration (365 days)" is not. The token job refreshes
+# at least hourly (access tokens last an hour), so the end of life shown is the absolute one.
 REFRESH_TOKEN_LIFETIME = 365 * DAY
 REFRESH_TOKEN_WARNING = 30 * DAY
 

@@ -3,7 +3,8 @@
 Atlassian rotates refresh tokens: each refresh spends the one sent, which stays usable only for a
 10-minute leeway, and reusing it later "invalidates all refresh tokens, and requires the user to
 re-consent" (Atlassian, "Updated: 31 January 2022 - Action required - Deprecating persistent
-refresh tokens", community.developer.atlassian.com/t/54172). So two instances must never refresh
+refresh tokens", community.developer.atlassian.com/t/54172; the leeway was raised from 3 seconds
+to 10 minutes, Atlassian in .../t/50348). So two instances must never refresh
 the same site at once: the one that takes the site's lease (a conditional UPDATE, the same on
 SQLite and PostgreSQL) refreshes and stores both new tokens in one statement; the others wait for
 its result and use it.

@@ -61,6 +61,7 @@ class SiteWork:
         assert settings.atlassian_client_id and settings.atlassian_client_secret
         self.settings = settings
         self.store = store
+        self.http = http
         self.clock = clock
         self.sites = SiteStore(store.db, store.box)
         self.api = AtlassianApi(
@@ -126,23 +127,32 @@ class SiteWork:
         return site, report, None
 
     async def upkeep(self) -> list[SiteUpkeep]:
-        """One pass over every connected site's webhooks; a gap (a webhook Jira forgot, now
-        registered again) is caught up from the last time the site's webhooks were seen alive,
-        by whichever instance saw it (the database keeps it)."""
+        """One pass over every connected site's webhooks, each followed by `_after_upkeep`."""
         outcomes = await upkeep_sites(self.sites, self.webhooks)
-        now = self.clock()
         for outcome in outcomes:
-            report = outcome.report
-            if report is None:
-                continue
-            if report.forgotten and report.registered:
-                site = await self.sites.get(outcome.cloud_id)
-                if site is not None:
-                    since = await self.points.alive_at(site.cloud_id) or site.last_delivery_at
-                    since = max(since or site.connected_at, now - MAX_GAP_SECONDS)
-                    await self._catch_up_logged(site, since)
-            await self.points.seen_alive(outcome.cloud_id, now=now)
+            if outcome.report is not None:
+                await self._after_upkeep(outcome.cloud_id, outcome.report)
         return outcomes
+
+    async def upkeep_site(self, site: Site) -> tuple[UpkeepReport, int | None]:
+        """One site's pass now (`addon oauth refresh`); its report, and how many issue changes
+        were caught up after a re-registration (None: none was needed, or it failed)."""
+        report = await self.webhooks.upkeep(site)
+        return report, await self._after_upkeep(site.cloud_id, report)
+
+    async def _after_upkeep(self, cloud_id: str, report: UpkeepReport) -> int | None:
+        """A gap (a webhook Jira forgot, now registered again) is caught up from the last time the
+        site's webhooks were seen alive, by whichever instance saw it (the database keeps it)."""
+        now = self.clock()
+        caught = None
+        if report.forgotten and report.registered:
+            site = await self.sites.get(cloud_id)
+            if site is not None:
+                since = await self.points.alive_at(site.cloud_id) or site.last_delivery_at
+                since = max(since or site.connected_at, now - MAX_GAP_SECONDS)
+                caught = await self._catch_up_logged(site, since)
+        await self.points.seen_alive(cloud_id, now=now)
+        return caught
 
     async def refresh_tokens(self) -> None:
         """Refresh every connected site's access token that is about to expire (which also keeps
@@ -182,15 +192,16 @@ class SiteWork:
                 await self._catch_up_logged(current, planned.since, again=False)
         await self.sites.beat(now=now)
 
-    async def _catch_up_logged(self, site: Site, since: float, *, again: bool = True) -> None:
+    async def _catch_up_logged(self, site: Site, since: float, *, again: bool = True) -> int | None:
         try:
             count = await self.catch_up(site, since, again=again)
         except NeedsReconnect:
-            return
+            return None
         except (AtlassianError, StoreUnavailable) as exc:
             logger.warning("oauth site %s: catch-up failed: %s", site.url, exc)
-            return
+            return None
         logger.info("oauth site %s: caught up %d issue change(s) since %s", site.url, count, since)
+        return count
 
     async def catch_up(self, site: Site, since: float, *, again: bool = True) -> int:
         """Record each issue change at or after `since` not recorded yet; how many were new.

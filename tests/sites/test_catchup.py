@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from addon.sites import (
     CATCH_UP_EVENT,
@@ -13,6 +14,7 @@ from addon.sites import (
     complete_consent,
     connect_site,
 )
+from tests.sites.flow import flow_settings, serving
 from tests.sites.support import BASE_URL, consent_code, door, running_fake
 
 
@@ -65,5 +67,29 @@ def test_catch_up_finds_only_what_changed_since_across_pages(sqlite_url: str) ->
                 later = await catch_up(d.api, token, cloud, ["DEV"], since=since)
                 assert later[-1].issue_id == last.issue_id
                 assert later[-1].identifier != last.identifier
+
+        asyncio.run(scenario())
+
+
+def test_the_query_reads_the_start_in_the_users_time_zone() -> None:
+    since = datetime(2026, 12, 4, 17, 50, 42, tzinfo=UTC).timestamp()
+    jql = catch_up_jql(["DEV"], since, zone=ZoneInfo("Pacific/Honolulu"))
+    assert jql == 'project IN ("DEV") AND updated >= "2026-12-04 07:45" ORDER BY updated ASC'
+
+
+def test_a_catch_up_asks_in_the_connecting_users_time_zone(sqlite_url: str) -> None:
+    with running_fake() as (fake, fake_url):
+        # Ten hours behind UTC: a start written in UTC would be read ten hours late, missing all.
+        fake.time_zone = ZoneInfo("Pacific/Honolulu")
+
+        async def scenario() -> None:
+            async with serving(flow_settings(sqlite_url, fake_url), fake) as flow:
+                site = await flow.connect()
+                since = fake.now()
+                fake.advance(1)
+                fake.touch_issue(site.cloud_id, "DEV-7", "missed")
+                assert await flow.door.work.catch_up(site, since, again=False) == 1
+                [row] = await flow.rows(1, event=CATCH_UP_EVENT)
+                assert row.issue_key == "DEV-7"
 
         asyncio.run(scenario())

@@ -9,16 +9,19 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 
 from addon.delivery import Origin
 from addon.doors import Runtime
-from addon.sites import SiteStore
+from addon.people import Account, AccountType, PeopleStore
+from addon.sites import DAY, SiteStore
+from addon.sites._points import CatchUpPoints, SecondPass
 from addon.sources import ApiTokens, SourceDoor
 from addon.store import generate_key, open_store
-from tests.sites.flow import flow_settings, serving
+from tests.sites.flow import AUTH, flow_settings, serving
 from tests.sites.support import BASE_URL, CLIENT_ID, CLIENT_SECRET, KEY, raw_key, running_fake
 from tests.support.live import ROOT
 
@@ -53,6 +56,32 @@ def environment(database_url: str, fake_url: str) -> dict[str, str]:
     }
 
 
+async def add_accounts(database_url: str, sites: list[str]) -> None:
+    store = await open_store(database_url, keys=(raw_key(KEY),))
+    try:
+        for site in sites:
+            account = Account(site, "5b10ac8d82e05b22cc7d4ef5", AccountType.ATLASSIAN, "Ada")
+            await PeopleStore(store.db).upsert_account(account)
+    finally:
+        await store.close()
+
+
+async def second_passes(database_url: str, *, due_by: float) -> list[SecondPass]:
+    store = await open_store(database_url, keys=(raw_key(KEY),))
+    try:
+        return await CatchUpPoints(store.db).due(now=due_by)
+    finally:
+        await store.close()
+
+
+async def account_sites(database_url: str) -> list[str]:
+    store = await open_store(database_url, keys=(raw_key(KEY),))
+    try:
+        return sorted(a.site for a in await PeopleStore(store.db).accounts())
+    finally:
+        await store.close()
+
+
 def test_list_catch_up_refresh_and_disconnect_a_site(sqlite_url: str, tmp_path: Path) -> None:
     with running_fake() as (fake, fake_url):
 
@@ -78,6 +107,9 @@ def test_list_catch_up_refresh_and_disconnect_a_site(sqlite_url: str, tmp_path: 
         caught = addon(env, "oauth", "catch-up", site.url, "--since", "10m", cwd=tmp_path)
         assert caught.returncode == 0, caught.stderr
         assert caught.stdout.startswith("1 issue change(s)")
+        assert "searched again in a minute" in caught.stdout
+        [pending] = asyncio.run(second_passes(sqlite_url, due_by=time.time() + 61))
+        assert pending.cloud_id == cloud_id and pending.since < time.time() - 590
         again = addon(env, "oauth", "catch-up", cloud_id, "--since", "10m", cwd=tmp_path)
         assert again.stdout.startswith("0 issue change(s)"), again.stdout + again.stderr
 
@@ -85,13 +117,27 @@ def test_list_catch_up_refresh_and_disconnect_a_site(sqlite_url: str, tmp_path: 
         refreshed = addon(env, "oauth", "refresh", cloud_id, cwd=tmp_path)
         assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
         assert "tokens refreshed" in refreshed.stdout and fake.refreshes == refreshes + 1
+        assert "caught up" not in refreshed.stdout
+
+        # Jira forgot the webhook: refreshing registers it again and catches up the gap.
+        [forgotten] = fake.webhooks(cloud_id)
+        fake.forget_webhook(cloud_id, forgotten.id)
+        fake.touch_issue(cloud_id, "DEV-6", "while nothing was delivered")
+        again_registered = addon(env, "oauth", "refresh", site.url, cwd=tmp_path)
+        assert again_registered.returncode == 0, again_registered.stdout + again_registered.stderr
+        assert f"forgotten by Jira [{forgotten.id}]" in again_registered.stdout
+        assert "1 issue change(s) missed meanwhile caught up" in again_registered.stdout
 
         unknown = addon(env, "oauth", "catch-up", "nowhere", "--since", "1h", cwd=tmp_path)
         assert unknown.returncode == 1 and "no site 'nowhere'" in unknown.stderr
 
+        asyncio.run(add_accounts(sqlite_url, [site.url, "https://other.atlassian.net"]))
         gone = addon(env, "oauth", "disconnect", site.url, cwd=tmp_path)
         assert gone.returncode == 0, gone.stderr
         assert fake.webhooks(cloud_id) == []
+        # No other door reaches the site: its people accounts go with it, another site's stay.
+        assert "1 people account(s) erased" in gone.stdout, gone.stdout
+        assert asyncio.run(account_sites(sqlite_url)) == ["https://other.atlassian.net"]
         [facts] = json.loads(addon(env, "oauth", "list", "--json", cwd=tmp_path).stdout)
         assert facts["status"] == "disconnected" and facts["webhooks"] == []
 
@@ -224,3 +270,43 @@ def test_keys_rotate_rewrites_site_tokens_and_api_tokens_under_the_new_key(
                 await store.db.disconnect()
 
         asyncio.run(read_with_the_new_key_only())
+
+
+def test_a_refresh_token_ending_within_a_month_is_warned_on_the_sites_page_and_in_the_list(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    with running_fake() as (fake, fake_url):
+
+        async def connect_then_look() -> tuple[str, str, str]:
+            async with serving(flow_settings(sqlite_url, fake_url), fake, clock=False) as flow:
+                flow.door.clock = lambda: time.time() - 300 * DAY  # consent given 300 days ago
+                site = await flow.connect()
+                flow.door.clock = time.time
+                early = await flow.http.get(flow.url + "/inspector/sites", auth=AUTH)
+                flow.door.clock = lambda: time.time() + 40 * DAY  # 25 days left
+                late = await flow.http.get(flow.url + "/inspector/sites", auth=AUTH)
+                assert early.status_code == late.status_code == 200
+                return site.url, early.text, late.text
+
+        url, early, late = asyncio.run(connect_then_look())
+        warning = "the refresh token ends within a month"
+        assert warning not in early and url in early
+        assert warning in late and "only a new consent (/oauth/connect) renews it" in late
+        env = environment(sqlite_url, fake_url)
+        [facts] = json.loads(addon(env, "oauth", "list", "--json", cwd=tmp_path).stdout)
+        assert facts["refresh_token_warning"] is None  # 65 days left now
+        asyncio.run(shorten_refresh_token_life(sqlite_url, days=20))
+        listed = addon(env, "oauth", "list", cwd=tmp_path)
+        assert f"{url}: {warning}" in listed.stdout, listed.stdout
+        [facts] = json.loads(addon(env, "oauth", "list", "--json", cwd=tmp_path).stdout)
+        assert warning in facts["refresh_token_warning"]
+
+
+async def shorten_refresh_token_life(database_url: str, *, days: float) -> None:
+    store = await open_store(database_url, keys=(raw_key(KEY),))
+    try:
+        await store.db.execute(
+            "UPDATE oauth_sites SET refresh_expires_at = ?", (time.time() + days * DAY,)
+        )
+    finally:
+        await store.close()

@@ -210,19 +210,30 @@ def test_the_admin_can_choose_the_projects_the_webhooks_cover(sqlite_url: str) -
         asyncio.run(scenario())
 
 
-def test_registration_errors_are_shown_to_the_admin_and_recorded(sqlite_url: str) -> None:
+def test_registration_errors_are_shown_to_the_admin_and_recorded(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     with running_fake() as (fake, fake_url):
         settings = flow_settings(sqlite_url, fake_url, site_webhook_events=("sprint_started",))
 
         async def scenario() -> None:
             async with serving(settings, fake) as flow:
                 location, state = await flow.start_consent()
-                page = await flow.callback(location, state)
+                with caplog.at_level(logging.WARNING, logger="addon.sites"):
+                    page = await flow.callback(location, state)
                 assert page.status_code == 200
-                assert "The event sprint_started is not supported" in page.text
+                refused = "The event sprint_started is not supported"
+                assert refused in page.text
                 [site] = await flow.door.work.sites.all()
-                assert site.webhook_errors == ("The event sprint_started is not supported",)
+                assert site.webhook_errors == (refused,)
                 assert fake.webhooks(site.cloud_id) == []
+                assert [r for r in caplog.records if refused in r.getMessage()]
+                sites_page = await flow.http.get(flow.url + "/inspector/sites", auth=AUTH)
+                assert refused in sites_page.text
+                # The next upkeep pass tries again and keeps the record while Jira refuses.
+                await flow.door.work.upkeep()
+                stored = await flow.door.work.sites.get(site.cloud_id)
+                assert stored is not None and stored.webhook_errors == (refused,)
 
         asyncio.run(scenario())
 
@@ -414,6 +425,10 @@ def test_a_refused_grant_means_reconnect_once_and_background_work_stops(
                 assert len(lines) == 1
                 origin_client = await flow.door.site_client(site.url)
                 assert origin_client is None
+                shown = await flow.http.get(flow.url + "/inspector/api/sites", auth=AUTH)
+                [listed] = [s for s in shown.json()["sites"] if s["kind"] == "oauth"]
+                assert listed["status"] == "needs reconnect"
+                assert any("invalid_grant" in w for w in listed["warnings"])
 
                 await flow.connect()  # a new consent clears it
                 stored = await flow.door.work.sites.get(site.cloud_id)

@@ -37,6 +37,10 @@ def test_another_instance_catches_up_from_the_stored_points(database_url: str) -
             async with serving(settings, fake, clock=False) as two:
                 [caught] = await two.rows(1, event=CATCH_UP_EVENT)
                 assert caught.issue_key == "DEV-2"
+                # Handlers subscribe to catch-up:issue like any event, and call Jira back.
+                handled = await two.seen(1)
+                assert [h["event"] for h in handled] == [CATCH_UP_EVENT]
+                assert handled[0]["status"] == 200
                 assert caught.verification is not None
                 assert (
                     caught.verification["since"] == datetime.fromtimestamp(alive, UTC).isoformat()

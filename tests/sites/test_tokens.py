@@ -10,6 +10,7 @@ import pytest
 from addon.simulator import FakeAtlassian
 from addon.sites import (
     DAY,
+    REFRESH_TOKEN_LIFETIME,
     NeedsReconnect,
     Site,
     SiteStatus,
@@ -125,6 +126,18 @@ def test_the_refresh_token_end_of_life_is_warned_a_month_ahead(sqlite_url: str) 
                 assert not site.refresh_token_warning(fake.now())
                 assert not site.refresh_token_warning(fake.now() + 334 * DAY)
                 assert site.refresh_token_warning(fake.now() + 336 * DAY)
+                assert site.refresh_expires_at == site.connected_at + REFRESH_TOKEN_LIFETIME
+
+                # Refreshing keeps the absolute end of life: it is the consent's, not the token's.
+                for _ in range(4):  # used every 75 days: never 90 days idle
+                    fake.advance(75 * DAY)
+                    await d.tokens.access_token(site.cloud_id)
+                refreshed = await d.sites.get(site.cloud_id)
+                assert refreshed is not None and refreshed.refresh_token != site.refresh_token
+                assert refreshed.refresh_expires_at == site.refresh_expires_at
+                fake.advance(66 * DAY)  # past it: Atlassian refuses, only a new consent helps
+                with pytest.raises(NeedsReconnect):
+                    await d.tokens.access_token(site.cloud_id)
 
         asyncio.run(scenario())
 

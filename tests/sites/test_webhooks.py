@@ -158,6 +158,42 @@ def test_a_new_project_is_covered_by_a_new_filter_registered_before_the_old_is_d
         asyncio.run(scenario())
 
 
+def test_other_events_replace_the_registration_only_once_jira_accepted_the_new_one(
+    database_url: str,
+) -> None:
+    with running_fake() as (fake, url):
+
+        async def scenario() -> None:
+            async with door(database_url, fake, url) as d:
+                site = await connected(d, fake, url)
+                [old] = (await keeper(d, fake).upkeep(site)).registered
+
+                # Jira refuses the new set: the old registration keeps delivering.
+                refused = await keeper(d, fake, ("jira:issue_updated", "sprint_started")).upkeep(
+                    site
+                )
+                assert refused.errors and refused.registered == [] and refused.retired == []
+                assert [h.id for h in fake.webhooks(site.cloud_id)] == [old]
+
+                seen_at_delete: list[list[int]] = []
+                delete = d.api.delete_webhooks
+
+                async def observed(token: str, cloud_id: str, ids: Sequence[int]) -> None:
+                    seen_at_delete.append([h.id for h in fake.webhooks(cloud_id)])
+                    await delete(token, cloud_id, ids)
+
+                d.api.delete_webhooks = observed  # type: ignore[method-assign]
+                report = await keeper(d, fake, ("jira:issue_updated",)).upkeep(site)
+                [new] = report.registered
+                assert report.retired == [old] and seen_at_delete == [[old, new]]
+                [hook] = fake.webhooks(site.cloud_id)
+                assert hook.id == new and hook.events == ("jira:issue_updated",)
+                [stored] = await d.sites.webhooks(site.cloud_id)
+                assert stored.webhook_id == new and stored.events == ("jira:issue_updated",)
+
+        asyncio.run(scenario())
+
+
 def test_registration_errors_are_surfaced_and_recorded(database_url: str) -> None:
     with running_fake() as (fake, url):
 
