@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -622,6 +623,34 @@ def test_a_key_set_that_cannot_be_fetched_is_503_with_retry_after(
         tick = forge.post("/forge/tick", {})
         assert tick.status_code == 503 and "retry-after" in tick.headers
         assert forge.rows(0) == [] and forge.handled == []
+
+
+def test_a_key_set_outage_is_in_the_log_without_the_tokens(
+    sqlite_url: str, forge_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 503 is not in the rejection log (nothing was decided): the operator sees it in the log."""
+    fit = forge_key.sign(fit_claims())
+    token = system_token()
+    with (
+        caplog.at_level(logging.INFO),
+        JwksServer([forge_key]) as jwks,
+        running(sqlite_url, closed_port_url(), jwks, forge_key) as forge,
+    ):
+        assert forge.event(issue_event(key="FD-61"), token=fit, system=token).status_code == 503
+        assert forge.post("/forge/tick", {}, token=fit, system=token).status_code == 503
+    outages = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and "cannot be fetched" in r.getMessage()
+    ]
+    assert [r.getMessage().split(":", 1)[0] for r in outages] == [
+        "POST /forge/events",
+        "POST /forge/tick",
+    ]
+    assert all("/.well-known/jwks.json" in r.getMessage() for r in outages)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in (fit, fit.split(".")[2], token, token.split(".")[1]):
+        assert secret not in logged
 
 
 def test_a_connect_handler_gets_the_exact_forge_equivalent_only(forge: Forge) -> None:
