@@ -26,6 +26,7 @@ __all__ = [
     "JiraClientFactory",
     "Job",
     "ListsSites",
+    "ReachesCloudIds",
     "Runtime",
     "SiteFacts",
 ]
@@ -121,6 +122,8 @@ class SiteFacts:
     status: str
     facts: Sequence[tuple[str, str]] = ()
     warnings: Sequence[str] = ()
+    cloud_id: str | None = None
+    """The site's cloudId when the door knows it: it links the site to a door that knows only that."""
 
 
 @runtime_checkable
@@ -131,3 +134,13 @@ class ListsSites(Protocol):
     """Where an admin connects another site through this door (None: not from the inspector)."""
 
     async def site_facts(self) -> Sequence[SiteFacts]: ...
+
+
+@runtime_checkable
+class ReachesCloudIds(Protocol):
+    """A door that may know a site by its cloudId only (optional; Forge Remote): `Reach` links it
+    to the site's URL through a door that knows both."""
+
+    async def cloud_client(self, cloud_id: str, site_url: str) -> JiraClientFactory | None:
+        """A factory of clients for the site whose cloudId is `cloud_id`, named `site_url`."""
+        ...

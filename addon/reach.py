@@ -2,7 +2,9 @@
 
 A site is one thing across doors, named by its URL (`https://example.atlassian.net`). People and
 sync call Jira for a site, not for a delivery: `Reach` asks each open door, in the app factory's
-order, for a client of that site and takes the first one it gets.
+order, for a client of that site and takes the first one it gets. A door that knows a site only by
+its cloudId (a Forge installation whose calls name no URL) is linked to the URL by a door that
+lists the site with both.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from addon.doors import AnyDoor, JiraClientFactory
+from addon.doors import AnyDoor, JiraClientFactory, ListsSites, ReachesCloudIds
 
 __all__ = ["Reach", "SiteUnreachable", "site_name"]
 
@@ -45,7 +47,31 @@ class Reach:
             factory = await door.site_client(name)
             if factory is not None:
                 return factory
+        for cloud_id in await self._cloud_ids(name):
+            for door in self._doors:
+                if isinstance(door, ReachesCloudIds):
+                    factory = await door.cloud_client(cloud_id, name)
+                    if factory is not None:
+                        return factory
         raise SiteUnreachable(
             f"no door can call {name}: install the app there, connect it with OAuth "
             "(/oauth/connect) or give its admin-webhook source an API token"
         )
+
+    async def _cloud_ids(self, name: str) -> list[str]:
+        """The cloudIds the doors that list sites know for the site `name`."""
+        found: list[str] = []
+        for door in self._doors:
+            if not isinstance(door, ListsSites):
+                continue
+            for facts in await door.site_facts():
+                if facts.cloud_id and facts.cloud_id not in found and _named(facts.site_url, name):
+                    found.append(facts.cloud_id)
+        return found
+
+
+def _named(url: str, name: str) -> bool:
+    try:
+        return site_name(url) == name
+    except ValueError:
+        return False

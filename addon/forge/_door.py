@@ -153,9 +153,28 @@ class ForgeDoor:
         if self._installations is None:
             return None
         for installation in await self._installations.all():
+            if installation.uninstalled:
+                continue
+            if installation.site_url is None and self._store is not None:
+                tenant = await self._store.tenants.for_installation(installation.installation_id)
+                if tenant is not None:  # the Connect tenant installed through Forge after it
+                    installation = dataclasses.replace(installation, site_url=tenant.base_url)
             site = _site(installation)
-            if not installation.uninstalled and site is not None and site_name(site) == site_url:
+            if site is not None and site_name(site) == site_url:
                 return await self._factory(installation)
+        return None
+
+    async def cloud_client(self, cloud_id: str, site_url: str) -> JiraClientFactory | None:
+        """The client of the installation on the site whose cloudId another door knows with its
+        URL (a trigger's token names the cloudId, not the URL)."""
+        if self._installations is None:
+            return None
+        for installation in await self._installations.all():
+            if not installation.uninstalled and installation.cloud_id == cloud_id:
+                site = _site(installation)
+                if site is None or site_name(site) == site_url:
+                    linked = dataclasses.replace(installation, site_url=site_url)
+                    return await self._factory(linked)
         return None
 
     async def client_for(self, installation_id: str) -> JiraClientFactory:
