@@ -747,3 +747,21 @@ def test_a_token_seen_again_on_another_body_is_marked_reused(forge: Forge) -> No
     first, second = forge.rows(2)
     assert (first.token_reused, second.token_reused) == (False, True)
     assert fit not in json.dumps([first.headers, first.verification, first.token])
+
+
+def test_no_log_line_holds_the_fit_or_the_system_token(
+    forge: Forge, caplog: pytest.LogCaptureFixture
+) -> None:
+    fit = forge.key.sign(fit_claims())
+    token = system_token()
+    stale = forge.key.sign(fit_claims(exp=int(time.time()) - 3600))
+    with caplog.at_level(logging.DEBUG):
+        assert forge.event(lifecycle(), token=fit, system=token).status_code == 204
+        assert forge.post("/forge/tick", {}, system=token).status_code == 204
+        assert forge.event(issue_event(key="FD-97"), token=stale, system=token).status_code == 401
+        forge.seen(1)
+    refused = [r.getMessage() for r in caplog.records if "expired" in r.getMessage()]
+    assert refused and refused[0].startswith("refused POST /forge/events")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in (fit, fit.split(".")[2], stale.split(".")[2], token, token.split(".")[1]):
+        assert secret not in logged

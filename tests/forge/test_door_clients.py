@@ -21,7 +21,7 @@ from addon.app import open_doors
 from addon.connect import render_for
 from addon.delivery import Origin
 from addon.doors import Runtime
-from addon.forge import ForgeDoor, NoSystemToken, SiteDetails
+from addon.forge import ForgeDoor, NoSystemToken, SiteDetails, forge_client
 from addon.jira import CrossOriginRequest
 from addon.reach import Reach, SiteUnreachable
 from addon.settings import Settings
@@ -235,3 +235,42 @@ def test_a_connect_tenant_installed_after_the_forge_installation_names_its_site(
         assert calls[-1][1] == f"Bearer {TOKEN}"
 
     with_door(database_url, scenario)
+
+
+def test_the_system_token_follows_redirects_on_its_api_only_and_waits_out_a_503() -> None:
+    """The Connect client's rules: a same-host redirect is followed with the token, another
+    host's is returned unfollowed; a 503 is retried after its Retry-After."""
+    seen: list[tuple[str, str, str | None]] = []
+    busy = [True]
+
+    async def record(request: Request) -> Response:
+        seen.append(
+            (request.url.hostname or "", request.url.path, request.headers.get("authorization"))
+        )
+        name = request.path_params["name"]
+        if name == "away":
+            return Response(
+                status_code=302, headers={"Location": "https://elsewhere.example.net/x"}
+            )
+        if name == "moved":
+            return Response(status_code=301, headers={"Location": f"{API_BASE}/rest/api/3/here"})
+        if name == "busy" and busy:
+            busy.pop()
+            return Response(status_code=503, headers={"Retry-After": "0"})
+        return JSONResponse({"name": name})
+
+    fake = Starlette(routes=[Route("/{path:path}/{name}", record), Route("/x", record)])
+
+    async def run() -> None:
+        async with forge_client(API_BASE, TOKEN, transport=httpx.ASGITransport(app=fake)) as jira:
+            away = await jira.get("/rest/api/3/away")
+            assert away.status_code == 302
+            assert (await jira.get("/rest/api/3/moved")).json() == {"name": "here"}
+            assert (await jira.get("/rest/api/3/busy")).json() == {"name": "busy"}
+
+    asyncio.run(run())
+    prefix = f"/ex/jira/{CLOUD_ID}/rest/api/3/"
+    assert seen == [
+        ("api.atlassian.com", prefix + name, f"Bearer {TOKEN}")
+        for name in ("away", "moved", "here", "busy", "busy")
+    ]
