@@ -167,6 +167,8 @@ class Forge:
     key: SigningKey
     by_connect: list[str] = field(default_factory=list)
     """The Forge events handlers registered for Connect events received."""
+    by_forge: list[str] = field(default_factory=list)
+    """The events handlers registered for Forge names received."""
 
     def post(
         self,
@@ -235,7 +237,9 @@ class Forge:
         return asyncio.run(read())
 
 
-def _handlers(handled: list[dict[str, Any]], by_connect: list[str]) -> Handlers:
+def _handlers(
+    handled: list[dict[str, Any]], by_connect: list[str], by_forge: list[str]
+) -> Handlers:
     handlers = Handlers()
 
     @handlers.on("*")
@@ -257,6 +261,10 @@ def _handlers(handled: list[dict[str, Any]], by_connect: list[str]) -> Handlers:
     async def connect_handler(event: Event) -> None:
         by_connect.append(event.name)
 
+    @handlers.on("avi:jira:commented:issue", "avi:jira:updated:issue")
+    async def forge_handler(event: Event) -> None:
+        by_forge.append(event.name)
+
     return handlers
 
 
@@ -273,12 +281,13 @@ def running(database_url: str, jwks_url: str, jwks: JwksServer, key: SigningKey)
         inspector_password=INSPECTOR[1],
     )
     by_connect: list[str] = []
-    app = create_app(settings, handlers=_handlers(handled, by_connect))
+    by_forge: list[str] = []
+    app = create_app(settings, handlers=_handlers(handled, by_connect, by_forge))
     with LoopbackServer(app, lifespan="on") as server:
         [door] = [d for d in app.state.services.doors if isinstance(d, ForgeDoor)]
         api = FakeApi()
         door.transport = api.transport()
-        yield Forge(server.url, database_url, jwks, door, api, handled, key, by_connect)
+        yield Forge(server.url, database_url, jwks, door, api, handled, key, by_connect, by_forge)
 
 
 @pytest.fixture
@@ -662,6 +671,8 @@ def test_a_connect_handler_gets_the_exact_forge_equivalent_only(forge: Forge) ->
     # jira:issue_updated's handler gets avi:jira:updated:issue; comment_created's and
     # comment_updated's never get avi:jira:commented:issue, which covers both
     assert forge.by_connect == ["avi:jira:updated:issue"]
+    # handlers subscribed to the Forge names get both, once each
+    assert sorted(forge.by_forge) == ["avi:jira:commented:issue", "avi:jira:updated:issue"]
 
 
 def test_the_normalised_view_reads_forge_payloads(forge: Forge) -> None:
