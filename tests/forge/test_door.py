@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -251,8 +252,9 @@ def _handlers(
             "view": event.view,
         }
         try:
-            async with event.jira_client() as jira:
-                seen["myself"] = (await jira.get("/rest/api/3/myself")).json()
+            if event.origin.kind == "forge":  # a Connect tenant here is on no reachable host
+                async with event.jira_client() as jira:
+                    seen["myself"] = (await jira.get("/rest/api/3/myself")).json()
         except NoSystemToken as exc:
             seen["no_token"] = str(exc)
         handled.append(seen)
@@ -673,6 +675,56 @@ def test_a_connect_handler_gets_the_exact_forge_equivalent_only(forge: Forge) ->
     assert forge.by_connect == ["avi:jira:updated:issue"]
     # handlers subscribed to the Forge names get both, once each
     assert sorted(forge.by_forge) == ["avi:jira:commented:issue", "avi:jira:updated:issue"]
+
+
+def test_with_both_doors_one_change_is_two_deliveries_and_handled_twice(
+    forge: Forge, sqlite_url: str
+) -> None:
+    """`--events both`: Jira sends the change as a Connect webhook and as a Forge trigger; they
+    are two deliveries by two doors (never deduplicated into one), as the README warns."""
+    from addon.simulator import SimulatedSite
+
+    site = dataclasses.replace(SimulatedSite.generate(SITE), installation_id=INSTALLATION)
+
+    async def install() -> None:
+        store = await open_store(sqlite_url)
+        try:
+            await store.tenants.save_installation(
+                {
+                    "key": "jira-connect-addon",
+                    "clientKey": site.client_key,
+                    "sharedSecret": site.shared_secret,
+                    "baseUrl": SITE,
+                    "installationId": INSTALLATION,
+                },
+                iat=1,
+            )
+        finally:
+            await store.db.disconnect()
+
+    asyncio.run(install())
+    change = issue_event(key="FD-99")
+    target = (
+        "/webhooks/jira/issue-updated?issueKey=FD-99&issueId=10073&projectKey=FD&projectId=10000"
+    )
+    connect_body = {"webhookEvent": "jira:issue_updated", "timestamp": 1, "issue": change["issue"]}
+    token = site.token(addon_base_url=forge.base_url, target=target)
+    webhook = httpx.post(
+        forge.base_url + target,
+        json=connect_body,
+        headers={"Authorization": f"JWT {token}", "X-Atlassian-Webhook-Identifier": "w-99"},
+        timeout=10,
+    )
+    assert webhook.status_code == 204, webhook.text
+    assert forge.event(change).status_code == 204
+    forge.seen(2)
+    listed = inspect(forge, "/api/deliveries").json()["deliveries"]
+    assert sorted((d["origin_kind"], d["event"], d["status"]) for d in listed) == [
+        ("connect", "jira:issue_updated", "accepted"),
+        ("forge", "avi:jira:updated:issue", "accepted"),
+    ]
+    assert {d["site_url"] for d in listed} == {SITE}
+    assert sorted(forge.by_connect) == ["avi:jira:updated:issue", "jira:issue_updated"]
 
 
 def test_the_normalised_view_reads_forge_payloads(forge: Forge) -> None:
