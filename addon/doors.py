@@ -51,6 +51,8 @@ class Runtime:
 
     store: Store
     http: httpx.AsyncClient
+    doors: Sequence[Any] = ()
+    """Every open door (a door may ask the others what they know of a site, see `addon.reach`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from addon.doors import AnyDoor, JiraClientFactory, ListsSites, ReachesCloudIds
 
-__all__ = ["Reach", "SiteUnreachable", "site_name"]
+__all__ = ["Reach", "SiteUnreachable", "site_name", "site_of_cloud"]
 
 
 class SiteUnreachable(LookupError):
@@ -32,6 +32,19 @@ def site_name(url: str) -> str:
         raise ValueError(f"not a site URL: {url!r}")
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme.lower()}://{parts.hostname.lower()}{port}"
+
+
+async def site_of_cloud(doors: Sequence[object], cloud_id: str) -> str | None:
+    """The URL of the site whose cloudId is `cloud_id`, as a door that lists sites knows it."""
+    for door in doors:
+        if isinstance(door, ListsSites):
+            for facts in await door.site_facts():
+                if facts.cloud_id == cloud_id:
+                    try:
+                        return site_name(facts.site_url)
+                    except ValueError:
+                        continue
+    return None
 
 
 class Reach:

@@ -40,7 +40,7 @@ from addon.forge._installations import ForgeInstallation, ForgeInstallations
 from addon.forge._system_token import SYSTEM_TOKEN_HEADER
 from addon.forge._verify import bearer_token
 from addon.incoming import Incoming, incoming
-from addon.reach import site_name
+from addon.reach import site_name, site_of_cloud
 from addon.settings import Settings
 from addon.store import MAX_INDEXED_BYTES, Store, webhook_token_key
 
@@ -74,6 +74,7 @@ class ForgeDoor:
         self._keys: JwksCache | None = None
         self._installations: ForgeInstallations | None = None
         self._known: dict[str, ForgeInstallation] = {}
+        self._doors: Sequence[object] = ()
 
     @property
     def keys(self) -> JwksCache:
@@ -109,6 +110,7 @@ class ForgeDoor:
 
     async def start(self, runtime: Runtime) -> None:
         self._store = runtime.store
+        self._doors = runtime.doors
         self._keys = JwksCache(self.settings.forge_jwks_url, client=runtime.http)
         self._installations = ForgeInstallations(runtime.store.db, runtime.store.box)
 
@@ -155,10 +157,7 @@ class ForgeDoor:
         for installation in await self._installations.all():
             if installation.uninstalled:
                 continue
-            if installation.site_url is None and self._store is not None:
-                tenant = await self._store.tenants.for_installation(installation.installation_id)
-                if tenant is not None:  # the Connect tenant installed through Forge after it
-                    installation = dataclasses.replace(installation, site_url=tenant.base_url)
+            installation = await self._linked(installation)
             site = _site(installation)
             if site is not None and site_name(site) == site_url:
                 return await self._factory(installation)
@@ -190,7 +189,23 @@ class ForgeDoor:
 
     async def _factory(self, installation: ForgeInstallation) -> JiraClientFactory:
         token = await self.installations.system_token(installation.installation_id)
-        return self._factory_with(installation, token)
+        return self._factory_with(await self._linked(installation), token)
+
+    async def _linked(self, installation: ForgeInstallation) -> ForgeInstallation:
+        """The installation with its site's URL, which a trigger's token does not name: the
+        Connect tenant's with its installation id, else that of the site another door knows with
+        its cloudId (an OAuth site)."""
+        if installation.site_url is not None:
+            return installation
+        url = await self._site_url(installation.installation_id, installation.cloud_id)
+        return installation if url is None else dataclasses.replace(installation, site_url=url)
+
+    async def _site_url(self, installation_id: str, cloud_id: str | None) -> str | None:
+        if self._store is not None:
+            tenant = await self._store.tenants.for_installation(installation_id)
+            if tenant is not None:
+                return tenant.base_url
+        return await site_of_cloud(self._doors, cloud_id) if cloud_id else None
 
     def _factory_with(
         self, installation: ForgeInstallation, token: str | None
@@ -233,10 +248,9 @@ class ForgeDoor:
             or (invocation.app_version is not None and known.app_version != invocation.app_version)
         ):
             site = call.site
-            if site.site_url is None and self._store is not None:
-                tenant = await self._store.tenants.for_installation(invocation.installation_id)
-                if tenant is not None:
-                    site = dataclasses.replace(site, site_url=tenant.base_url)
+            if site.site_url is None:
+                url = await self._site_url(invocation.installation_id, site.cloud_id)
+                site = dataclasses.replace(site, site_url=url)
             known = await self.installations.seen(
                 site, installed=call.lifecycle, tick=tick, now=now
             )

@@ -196,6 +196,12 @@ def test_reach_links_a_forge_installation_known_by_cloud_id_to_the_oauth_sites_u
 
         factory = await Reach([oauth, door]).client_for(LINKED + "/")
         assert factory.site_url == LINKED
+        async with (
+            httpx.AsyncClient() as http
+        ):  # the door learns of the others as the app starts it
+            await door.start(Runtime(store=door._store, http=http, doors=(oauth, door)))
+        by_origin = await door.jira_client(Origin("forge", INSTALLATION))
+        assert by_origin is not None and by_origin.site_url == LINKED  # what handlers are told
         async with factory() as jira:
             assert (await jira.get("/rest/api/3/myself")).json() == {"accountType": "app"}
         assert calls[-1] == (f"/ex/jira/{CLOUD_ID}/rest/api/3/myself", f"Bearer {TOKEN}")

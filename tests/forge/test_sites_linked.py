@@ -21,6 +21,7 @@ from tests.forge.test_door import (
     CLOUD_ID,
     ENCRYPTION_KEY,
     INSPECTOR,
+    INSTALLATION,
     SITE,
     fit_claims,
     install_connect_on_forge,
@@ -72,6 +73,23 @@ def connect_oauth_site(database_url: str) -> None:
     asyncio.run(connect())
 
 
+def stored_site_url(database_url: str) -> str | None:
+    async def read() -> str | None:
+        store = await open_store(database_url, keys=(ENCRYPTION_KEY,))
+        try:
+            row = await store.db.fetch_one(
+                "SELECT site_url FROM forge_installations WHERE installation_id = ?",
+                (INSTALLATION,),
+            )
+        finally:
+            await store.db.disconnect()
+        assert row is not None
+        value: str | None = row["site_url"]
+        return value
+
+    return asyncio.run(read())
+
+
 def installed(base_url: str, key: SigningKey) -> None:
     answer = httpx.post(
         f"{base_url}/forge/events",
@@ -102,6 +120,7 @@ def test_a_forge_installation_is_listed_under_the_oauth_site_with_its_cloud_id(
         installed(base_url, key)
         by_url, page = sites(base_url)
     assert by_url == {LINKED: ["forge", "oauth"]}
+    assert stored_site_url(sqlite_url) == LINKED  # the installation is recorded with it
     assert page.count(f">{LINKED}</a>") == 2 and "api.atlassian.com/ex/jira" not in page
 
 
@@ -111,6 +130,7 @@ def test_without_a_door_knowing_its_url_it_is_listed_under_its_api(sqlite_url: s
         installed(base_url, key)
         by_url, _ = sites(base_url)
     assert by_url == {f"https://api.atlassian.com/ex/jira/{CLOUD_ID}": ["forge"]}
+    assert stored_site_url(sqlite_url) is None
 
 
 def test_a_connect_on_forge_tenant_installed_after_it_names_its_site(sqlite_url: str) -> None:
