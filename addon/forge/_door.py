@@ -205,7 +205,8 @@ class ForgeDoor:
             tenant = await self._store.tenants.for_installation(installation_id)
             if tenant is not None:
                 return tenant.base_url
-        return await site_of_cloud(self._doors, cloud_id) if cloud_id else None
+        others = [door for door in self._doors if door is not self]  # never its own guess
+        return await site_of_cloud(others, cloud_id) if cloud_id else None
 
     def _factory_with(
         self, installation: ForgeInstallation, token: str | None
