@@ -26,7 +26,6 @@ __all__ = [
     "JiraClientFactory",
     "Job",
     "ListsSites",
-    "ReachesCloudIds",
     "Runtime",
     "SiteFacts",
 ]
@@ -52,7 +51,7 @@ class Runtime:
     store: Store
     http: httpx.AsyncClient
     doors: Sequence[Any] = ()
-    """Every open door (a door may ask the others what they know of a site, see `addon.reach`)."""
+    """Every open door (a door may ask the others what they know of a site: its URL by cloudId)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +135,3 @@ class ListsSites(Protocol):
     """Where an admin connects another site through this door (None: not from the inspector)."""
 
     async def site_facts(self) -> Sequence[SiteFacts]: ...
-
-
-@runtime_checkable
-class ReachesCloudIds(Protocol):
-    """A door that may know a site by its cloudId only (optional; Forge Remote): `Reach` links it
-    to the site's URL through a door that knows both."""
-
-    async def cloud_client(self, cloud_id: str, site_url: str) -> JiraClientFactory | None:
-        """A factory of clients for the site whose cloudId is `cloud_id`, named `site_url`."""
-        ...

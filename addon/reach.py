@@ -2,9 +2,7 @@
 
 A site is one thing across doors, named by its URL (`https://example.atlassian.net`). People and
 sync call Jira for a site, not for a delivery: `Reach` asks each open door, in the app factory's
-order, for a client of that site and takes the first one it gets. A door that knows a site only by
-its cloudId (a Forge installation whose calls name no URL) is linked to the URL by a door that
-lists the site with both.
+order, for a client of that site and takes the first one it gets.
 """
 
 from __future__ import annotations
@@ -12,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from addon.doors import AnyDoor, JiraClientFactory, ListsSites, ReachesCloudIds
+from addon.doors import AnyDoor, JiraClientFactory
 
-__all__ = ["Reach", "SiteUnreachable", "site_name", "site_of_cloud"]
+__all__ = ["Reach", "SiteUnreachable", "site_name"]
 
 
 class SiteUnreachable(LookupError):
@@ -34,19 +32,6 @@ def site_name(url: str) -> str:
     return f"{parts.scheme.lower()}://{parts.hostname.lower()}{port}"
 
 
-async def site_of_cloud(doors: Sequence[object], cloud_id: str) -> str | None:
-    """The URL of the site whose cloudId is `cloud_id`, as a door that lists sites knows it."""
-    for door in doors:
-        if isinstance(door, ListsSites):
-            for facts in await door.site_facts():
-                if facts.cloud_id == cloud_id:
-                    try:
-                        return site_name(facts.site_url)
-                    except ValueError:
-                        continue
-    return None
-
-
 class Reach:
     """Jira clients by site, across the open doors."""
 
@@ -60,31 +45,7 @@ class Reach:
             factory = await door.site_client(name)
             if factory is not None:
                 return factory
-        for cloud_id in await self._cloud_ids(name):
-            for door in self._doors:
-                if isinstance(door, ReachesCloudIds):
-                    factory = await door.cloud_client(cloud_id, name)
-                    if factory is not None:
-                        return factory
         raise SiteUnreachable(
             f"no door can call {name}: install the app there, connect it with OAuth "
             "(/oauth/connect) or give its admin-webhook source an API token"
         )
-
-    async def _cloud_ids(self, name: str) -> list[str]:
-        """The cloudIds the doors that list sites know for the site `name`."""
-        found: list[str] = []
-        for door in self._doors:
-            if not isinstance(door, ListsSites):
-                continue
-            for facts in await door.site_facts():
-                if facts.cloud_id and facts.cloud_id not in found and _named(facts.site_url, name):
-                    found.append(facts.cloud_id)
-        return found
-
-
-def _named(url: str, name: str) -> bool:
-    try:
-        return site_name(url) == name
-    except ValueError:
-        return False

@@ -9,11 +9,13 @@ encrypted for calls to the installation's `app.apiBaseUrl`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -32,7 +34,7 @@ from addon.delivery import (
     WebhookHeaders,
     bounded_index_value,
 )
-from addon.doors import JiraClientFactory, Job, Runtime
+from addon.doors import JiraClientFactory, Job, ListsSites, Runtime, SiteFacts
 from addon.errors import Refusal
 from addon.forge._call import ForgeCall, verify_call
 from addon.forge._client import NoSystemToken, forge_client
@@ -40,7 +42,7 @@ from addon.forge._installations import ForgeInstallation, ForgeInstallations
 from addon.forge._system_token import SYSTEM_TOKEN_HEADER
 from addon.forge._verify import bearer_token
 from addon.incoming import Incoming, incoming
-from addon.reach import site_name, site_of_cloud
+from addon.reach import site_name
 from addon.settings import Settings
 from addon.store import MAX_INDEXED_BYTES, Store, webhook_token_key
 
@@ -61,6 +63,7 @@ class ForgeDoor:
 
     kind = KIND
     challenge: str | None = 'Bearer realm="forge"'
+    connect_path: str | None = None
 
     def __init__(
         self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
@@ -143,6 +146,22 @@ class ForgeDoor:
             hidden_headers=HIDDEN,
         )
 
+    async def site_facts(self) -> Sequence[SiteFacts]:
+        """Its installations as sites (`ListsSites`), each under its site's URL once linked."""
+        listed = []
+        for i in await self.installations.all():
+            i = await self._linked(i)
+            status = "uninstalled" if i.uninstalled else "silent" if i.silent() else "installed"
+            facts = [
+                ("cloudId", i.cloud_id or "?"),
+                ("App version", i.app_version or "?"),
+                ("Environment", i.environment or "?"),
+                ("Last scheduled tick", _when(i.last_tick_at) or "none"),
+            ]
+            url = _site(i) or i.api_base_url
+            listed.append(SiteFacts(url, KIND, i.installation_id, status, facts, (), i.cloud_id))
+        return listed
+
     async def jira_client(self, origin: Origin) -> JiraClientFactory | None:
         if origin.kind != KIND or not origin.key:
             return None
@@ -163,19 +182,6 @@ class ForgeDoor:
                 return await self._factory(installation)
         return None
 
-    async def cloud_client(self, cloud_id: str, site_url: str) -> JiraClientFactory | None:
-        """The client of the installation on the site whose cloudId another door knows with its
-        URL (a trigger's token names the cloudId, not the URL)."""
-        if self._installations is None:
-            return None
-        for installation in await self._installations.all():
-            if not installation.uninstalled and installation.cloud_id == cloud_id:
-                site = _site(installation)
-                if site is None or site_name(site) == site_url:
-                    linked = dataclasses.replace(installation, site_url=site_url)
-                    return await self._factory(linked)
-        return None
-
     async def client_for(self, installation_id: str) -> JiraClientFactory:
         """A client factory for one installation, for code outside a handler; `NoSystemToken`
         (at once) when it has no unexpired system token."""
@@ -185,7 +191,7 @@ class ForgeDoor:
         token = await self.installations.system_token(installation_id)
         if token is None:
             _no_token(installation)  # now, not at the first call
-        return self._factory_with(installation, token)
+        return self._factory_with(await self._linked(installation), token)
 
     async def _factory(self, installation: ForgeInstallation) -> JiraClientFactory:
         token = await self.installations.system_token(installation.installation_id)
@@ -206,7 +212,7 @@ class ForgeDoor:
             if tenant is not None:
                 return tenant.base_url
         others = [door for door in self._doors if door is not self]  # never its own guess
-        return await site_of_cloud(others, cloud_id) if cloud_id else None
+        return await _site_of_cloud(others, cloud_id) if cloud_id else None
 
     def _factory_with(
         self, installation: ForgeInstallation, token: str | None
@@ -295,6 +301,17 @@ class ForgeDoor:
         return Response(status_code=204)
 
 
+async def _site_of_cloud(doors: Sequence[object], cloud_id: str) -> str | None:
+    """The URL of the site whose cloudId is `cloud_id`, as a door that lists sites knows it."""
+    for door in doors:
+        if isinstance(door, ListsSites):
+            for facts in await door.site_facts():
+                if facts.cloud_id == cloud_id:
+                    with contextlib.suppress(ValueError):
+                        return site_name(facts.site_url)
+    return None
+
+
 def _no_token(installation: ForgeInstallation) -> httpx.AsyncClient:
     state = "is uninstalled" if installation.uninstalled else "has no unexpired system token"
     raise NoSystemToken(
@@ -302,6 +319,13 @@ def _no_token(installation: ForgeInstallation) -> httpx.AsyncClient:
         " with each call of the hourly scheduled trigger (POST /forge/tick); check that the"
         " manifest's scheduledTrigger is deployed and that calls to it arrive"
     )
+
+
+def _when(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _site(installation: ForgeInstallation) -> str | None:

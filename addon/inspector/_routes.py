@@ -270,29 +270,11 @@ async def _sites(request: Request) -> tuple[list[SiteFacts], list[dict[str, str]
             label = f"Connect a site ({door.kind})"
             links.append({"url": base_path + door.connect_path, "label": label})
     if not any(door.kind == "forge" for door in listing):
-        installations = await ForgeInstallations(services.store.db, services.store.box).all()
-        by_cloud = {s.cloud_id: s.site_url for s in sites if s.cloud_id}
-        linked = {i.installation_id: await _linked(services, i, by_cloud) for i in installations}
-        sites += _forge_sites(installations, linked)
+        sites += _forge_sites(await ForgeInstallations(services.store.db, services.store.box).all())
     return sorted(sites, key=lambda s: (s.site_url, s.kind)), links
 
 
-async def _linked(
-    services: Services, installation: ForgeInstallation, by_cloud: Mapping[str, str]
-) -> str | None:
-    """The URL of a Forge installation's site, which its calls may not name: the Connect tenant's
-    with its installation id, else that of the site another door knows with its cloudId."""
-    if installation.site_url is not None:
-        return installation.site_url
-    tenant = await services.store.tenants.for_installation(installation.installation_id)
-    if tenant is not None:
-        return tenant.base_url
-    return by_cloud.get(installation.cloud_id) if installation.cloud_id else None
-
-
-def _forge_sites(
-    installations: Sequence[ForgeInstallation], linked: Mapping[str, str | None]
-) -> list[SiteFacts]:
+def _forge_sites(installations: Sequence[ForgeInstallation]) -> list[SiteFacts]:
     listed = []
     for i in installations:
         status = "uninstalled" if i.uninstalled else "silent" if i.silent() else "installed"
@@ -302,8 +284,8 @@ def _forge_sites(
             ("Environment", i.environment or "?"),
             ("Last scheduled tick", iso_time(i.last_tick_at) or "none"),
         ]
-        url = (linked.get(i.installation_id) or i.api_base_url).rstrip("/")
-        listed.append(SiteFacts(url, "forge", i.installation_id, status, facts, (), i.cloud_id))
+        url = i.site_url or i.api_base_url
+        listed.append(SiteFacts(url, "forge", i.installation_id, status, facts))
     return listed
 
 

@@ -194,14 +194,17 @@ def test_reach_links_a_forge_installation_known_by_cloud_id_to_the_oauth_sites_u
         assert await oauth.site_client(LINKED) is None
         assert [f.cloud_id for f in await oauth.site_facts()] == [CLOUD_ID]
 
+        with pytest.raises(SiteUnreachable):  # the Forge door was not told of the OAuth door
+            await Reach([oauth, door]).client_for(LINKED)
+        # the door learns of the others as the app starts it
+        async with httpx.AsyncClient() as http:
+            await door.start(Runtime(store=door._store, http=http, doors=(oauth, door)))
         factory = await Reach([oauth, door]).client_for(LINKED + "/")
         assert factory.site_url == LINKED
-        async with (
-            httpx.AsyncClient() as http
-        ):  # the door learns of the others as the app starts it
-            await door.start(Runtime(store=door._store, http=http, doors=(oauth, door)))
         by_origin = await door.jira_client(Origin("forge", INSTALLATION))
         assert by_origin is not None and by_origin.site_url == LINKED  # what handlers are told
+        by_id = await door.client_for(INSTALLATION)
+        assert by_id.site_url == LINKED
         async with factory() as jira:
             assert (await jira.get("/rest/api/3/myself")).json() == {"accountType": "app"}
         assert calls[-1] == (f"/ex/jira/{CLOUD_ID}/rest/api/3/myself", f"Bearer {TOKEN}")
