@@ -53,6 +53,8 @@ class Runtime:
 
     store: Store
     http: httpx.AsyncClient
+    doors: Sequence[Any] = ()
+    """Every open door (a door may ask the others what they know of a site: its URL by cloudId)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,8 @@ class SiteFacts:
     status: str
     facts: Sequence[tuple[str, str]] = ()
     warnings: Sequence[str] = ()
+    cloud_id: str | None = None
+    """The site's cloudId when the door knows it: it links the site to a door that knows only that."""
 
 
 @runtime_checkable

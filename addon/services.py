@@ -143,7 +143,7 @@ async def start_services(
         raise
     http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
     for door in doors:
-        await door.start(Runtime(store=store, http=http))
+        await door.start(Runtime(store=store, http=http, doors=doors))
     reach = Reach(doors)
     people = people_for(settings, store, doors)
     sync = sync_for(settings, store, reach)

@@ -119,7 +119,7 @@ def _with_people(settings: Settings, action: Callable[[PeopleService], Awaitable
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False) as http:
             doors = open_doors(settings, rendered)
             for door in doors:
-                await door.start(Runtime(store, http))
+                await door.start(Runtime(store, http, doors))
             return await action(people_for(settings, store, doors))
 
     return run_with_store(settings, go)

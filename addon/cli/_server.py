@@ -150,7 +150,7 @@ def run_worker(args: argparse.Namespace) -> int:
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
         doors = open_doors(settings, rendered)
         for door in doors:
-            await door.start(Runtime(store, http))
+            await door.start(Runtime(store, http, doors))
         await store.start()
         sync = sync_for(settings, store, Reach(doors))
         worker = worker_for(settings, store, handlers, doors, sync=sync)

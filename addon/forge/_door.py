@@ -9,6 +9,7 @@ encrypted for calls to the installation's `app.apiBaseUrl`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -33,7 +34,7 @@ from addon.delivery import (
     WebhookHeaders,
     bounded_index_value,
 )
-from addon.doors import JiraClientFactory, Job, Runtime, SiteFacts
+from addon.doors import JiraClientFactory, Job, ListsSites, Runtime, SiteFacts
 from addon.errors import Refusal
 from addon.forge._call import ForgeCall, verify_call
 from addon.forge._client import NoSystemToken, forge_client
@@ -81,6 +82,7 @@ class ForgeDoor:
         self._installations: ForgeInstallations | None = None
         self._known: dict[str, ForgeInstallation] = {}
         self._asked: dict[str, float] = {}
+        self._doors: Sequence[object] = ()
 
     @property
     def keys(self) -> JwksCache:
@@ -116,6 +118,7 @@ class ForgeDoor:
 
     async def start(self, runtime: Runtime) -> None:
         self._store = runtime.store
+        self._doors = runtime.doors
         self._keys = JwksCache(self.settings.forge_jwks_url, client=runtime.http)
         self._installations = ForgeInstallations(runtime.store.db, runtime.store.box)
 
@@ -149,8 +152,8 @@ class ForgeDoor:
         )
 
     async def site_facts(self) -> Sequence[SiteFacts]:
-        """Its installations as sites (`ListsSites`): installing is Forge's, not the inspector's."""
-        return forge_site_facts(await self.installations.all())
+        """Its installations as sites (`ListsSites`), each under its site's URL once linked."""
+        return forge_site_facts([await self._linked(i) for i in await self.installations.all()])
 
     async def jira_client(self, origin: Origin) -> JiraClientFactory | None:
         if origin.kind != KIND or not origin.key:
@@ -158,6 +161,7 @@ class ForgeDoor:
         installation = await self.installations.get(origin.key)
         if installation is None:
             return None
+        installation = await self._linked(installation)
         if installation.site_url is None and not installation.uninstalled:
             installation = await self._learn_site(installation)
         return await self._factory(installation)
@@ -168,6 +172,7 @@ class ForgeDoor:
         for installation in await self._installations.all():
             if installation.uninstalled:
                 continue
+            installation = await self._linked(installation)
             if installation.site_url is None:
                 installation = await self._learn_site(installation)
             site = _site(installation)
@@ -210,11 +215,28 @@ class ForgeDoor:
         token = await self.installations.system_token(installation_id)
         if token is None:
             _no_token(installation)  # now, not at the first call
-        return self._factory_with(installation, token)
+        return self._factory_with(await self._linked(installation), token)
 
     async def _factory(self, installation: ForgeInstallation) -> JiraClientFactory:
         token = await self.installations.system_token(installation.installation_id)
-        return self._factory_with(installation, token)
+        return self._factory_with(await self._linked(installation), token)
+
+    async def _linked(self, installation: ForgeInstallation) -> ForgeInstallation:
+        """The installation with its site's URL, which a trigger's token does not name: the
+        Connect tenant's with its installation id, else that of the site another door knows with
+        its cloudId (an OAuth site)."""
+        if installation.site_url is not None:
+            return installation
+        url = await self._site_url(installation.installation_id, installation.cloud_id)
+        return installation if url is None else dataclasses.replace(installation, site_url=url)
+
+    async def _site_url(self, installation_id: str, cloud_id: str | None) -> str | None:
+        if self._store is not None:
+            tenant = await self._store.tenants.for_installation(installation_id)
+            if tenant is not None:
+                return tenant.base_url
+        others = [door for door in self._doors if door is not self]  # never its own guess
+        return await _site_of_cloud(others, cloud_id) if cloud_id else None
 
     def _factory_with(
         self, installation: ForgeInstallation, token: str | None
@@ -262,10 +284,9 @@ class ForgeDoor:
             or (invocation.app_version is not None and known.app_version != invocation.app_version)
         ):
             site = call.site
-            if site.site_url is None and self._store is not None:
-                tenant = await self._store.tenants.for_installation(invocation.installation_id)
-                if tenant is not None:
-                    site = dataclasses.replace(site, site_url=tenant.base_url)
+            if site.site_url is None:
+                url = await self._site_url(invocation.installation_id, site.cloud_id)
+                site = dataclasses.replace(site, site_url=url)
             known = await self.installations.seen(
                 site, installed=call.lifecycle, tick=tick, now=now
             )
@@ -307,6 +328,17 @@ class ForgeDoor:
         await self.installations.mark_uninstalled(installation_id, now=received.received_at)
         self._known.pop(installation_id, None)
         return Response(status_code=204)
+
+
+async def _site_of_cloud(doors: Sequence[object], cloud_id: str) -> str | None:
+    """The URL of the site whose cloudId is `cloud_id`, as a door that lists sites knows it."""
+    for door in doors:
+        if isinstance(door, ListsSites):
+            for facts in await door.site_facts():
+                if facts.cloud_id == cloud_id:
+                    with contextlib.suppress(ValueError):
+                        return site_name(facts.site_url)
+    return None
 
 
 def _no_token(installation: ForgeInstallation) -> httpx.AsyncClient:

@@ -32,5 +32,5 @@ def forge_site_facts(installations: Sequence[ForgeInstallation]) -> list[SiteFac
             ("Last scheduled tick", _when(i.last_tick_at) or "none"),
         ]
         url = i.site_url or i.api_base_url
-        listed.append(SiteFacts(url, KIND, i.installation_id, status, facts))
+        listed.append(SiteFacts(url, KIND, i.installation_id, status, facts, (), i.cloud_id))
     return listed

@@ -217,6 +217,7 @@ class SiteDoor:
                     status=f["status"],
                     facts=facts,
                     warnings=[w for w in warnings if w],
+                    cloud_id=f["cloud_id"],
                 )
             )
         return listed

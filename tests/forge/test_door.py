@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -166,6 +168,8 @@ class Forge:
     key: SigningKey
     by_connect: list[str] = field(default_factory=list)
     """The Forge events handlers registered for Connect events received."""
+    by_forge: list[str] = field(default_factory=list)
+    """The events handlers registered for Forge names received."""
 
     def post(
         self,
@@ -234,7 +238,9 @@ class Forge:
         return asyncio.run(read())
 
 
-def _handlers(handled: list[dict[str, Any]], by_connect: list[str]) -> Handlers:
+def _handlers(
+    handled: list[dict[str, Any]], by_connect: list[str], by_forge: list[str]
+) -> Handlers:
     handlers = Handlers()
 
     @handlers.on("*")
@@ -246,8 +252,9 @@ def _handlers(handled: list[dict[str, Any]], by_connect: list[str]) -> Handlers:
             "view": event.view,
         }
         try:
-            async with event.jira_client() as jira:
-                seen["myself"] = (await jira.get("/rest/api/3/myself")).json()
+            if event.origin.kind == "forge":  # a Connect tenant here is on no reachable host
+                async with event.jira_client() as jira:
+                    seen["myself"] = (await jira.get("/rest/api/3/myself")).json()
         except NoSystemToken as exc:
             seen["no_token"] = str(exc)
         handled.append(seen)
@@ -255,6 +262,10 @@ def _handlers(handled: list[dict[str, Any]], by_connect: list[str]) -> Handlers:
     @handlers.on("jira:issue_updated", "comment_created", "comment_updated")
     async def connect_handler(event: Event) -> None:
         by_connect.append(event.name)
+
+    @handlers.on("avi:jira:commented:issue", "avi:jira:updated:issue")
+    async def forge_handler(event: Event) -> None:
+        by_forge.append(event.name)
 
     return handlers
 
@@ -272,12 +283,13 @@ def running(database_url: str, jwks_url: str, jwks: JwksServer, key: SigningKey)
         inspector_password=INSPECTOR[1],
     )
     by_connect: list[str] = []
-    app = create_app(settings, handlers=_handlers(handled, by_connect))
+    by_forge: list[str] = []
+    app = create_app(settings, handlers=_handlers(handled, by_connect, by_forge))
     with LoopbackServer(app, lifespan="on") as server:
         [door] = [d for d in app.state.services.doors if isinstance(d, ForgeDoor)]
         api = FakeApi()
         door.transport = api.transport()
-        yield Forge(server.url, database_url, jwks, door, api, handled, key, by_connect)
+        yield Forge(server.url, database_url, jwks, door, api, handled, key, by_connect, by_forge)
 
 
 @pytest.fixture
@@ -625,6 +637,34 @@ def test_a_key_set_that_cannot_be_fetched_is_503_with_retry_after(
         assert forge.rows(0) == [] and forge.handled == []
 
 
+def test_a_key_set_outage_is_in_the_log_without_the_tokens(
+    sqlite_url: str, forge_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 503 is not in the rejection log (nothing was decided): the operator sees it in the log."""
+    fit = forge_key.sign(fit_claims())
+    token = system_token()
+    with (
+        caplog.at_level(logging.INFO),
+        JwksServer([forge_key]) as jwks,
+        running(sqlite_url, closed_port_url(), jwks, forge_key) as forge,
+    ):
+        assert forge.event(issue_event(key="FD-61"), token=fit, system=token).status_code == 503
+        assert forge.post("/forge/tick", {}, token=fit, system=token).status_code == 503
+    outages = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and "cannot be fetched" in r.getMessage()
+    ]
+    assert [r.getMessage().split(":", 1)[0] for r in outages] == [
+        "POST /forge/events",
+        "POST /forge/tick",
+    ]
+    assert all("/.well-known/jwks.json" in r.getMessage() for r in outages)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in (fit, fit.split(".")[2], token, token.split(".")[1]):
+        assert secret not in logged
+
+
 def test_a_connect_handler_gets_the_exact_forge_equivalent_only(forge: Forge) -> None:
     comment = {**issue_event("avi:jira:commented:issue", key="FD-70"), "comment": {"id": "10200"}}
     assert forge.event(comment).status_code == 204
@@ -634,6 +674,58 @@ def test_a_connect_handler_gets_the_exact_forge_equivalent_only(forge: Forge) ->
     # jira:issue_updated's handler gets avi:jira:updated:issue; comment_created's and
     # comment_updated's never get avi:jira:commented:issue, which covers both
     assert forge.by_connect == ["avi:jira:updated:issue"]
+    # handlers subscribed to the Forge names get both, once each
+    assert sorted(forge.by_forge) == ["avi:jira:commented:issue", "avi:jira:updated:issue"]
+
+
+def test_with_both_doors_one_change_is_two_deliveries_and_handled_twice(
+    forge: Forge, sqlite_url: str
+) -> None:
+    """`--events both`: Jira sends the change as a Connect webhook and as a Forge trigger; they
+    are two deliveries by two doors (never deduplicated into one), as the README warns."""
+    from addon.simulator import SimulatedSite
+
+    site = dataclasses.replace(SimulatedSite.generate(SITE), installation_id=INSTALLATION)
+
+    async def install() -> None:
+        store = await open_store(sqlite_url)
+        try:
+            await store.tenants.save_installation(
+                {
+                    "key": "jira-connect-addon",
+                    "clientKey": site.client_key,
+                    "sharedSecret": site.shared_secret,
+                    "baseUrl": SITE,
+                    "installationId": INSTALLATION,
+                },
+                iat=1,
+            )
+        finally:
+            await store.db.disconnect()
+
+    asyncio.run(install())
+    change = issue_event(key="FD-99")
+    target = (
+        "/webhooks/jira/issue-updated?issueKey=FD-99&issueId=10073&projectKey=FD&projectId=10000"
+    )
+    connect_body = {"webhookEvent": "jira:issue_updated", "timestamp": 1, "issue": change["issue"]}
+    token = site.token(addon_base_url=forge.base_url, target=target)
+    webhook = httpx.post(
+        forge.base_url + target,
+        json=connect_body,
+        headers={"Authorization": f"JWT {token}", "X-Atlassian-Webhook-Identifier": "w-99"},
+        timeout=10,
+    )
+    assert webhook.status_code == 204, webhook.text
+    assert forge.event(change).status_code == 204
+    forge.seen(2)
+    listed = inspect(forge, "/api/deliveries").json()["deliveries"]
+    assert sorted((d["origin_kind"], d["event"], d["status"]) for d in listed) == [
+        ("connect", "jira:issue_updated", "accepted"),
+        ("forge", "avi:jira:updated:issue", "accepted"),
+    ]
+    assert {d["site_url"] for d in listed} == {SITE}
+    assert sorted(forge.by_connect) == ["avi:jira:updated:issue", "jira:issue_updated"]
 
 
 def test_the_normalised_view_reads_forge_payloads(forge: Forge) -> None:
@@ -719,3 +811,21 @@ def test_a_token_seen_again_on_another_body_is_marked_reused(forge: Forge) -> No
     first, second = forge.rows(2)
     assert (first.token_reused, second.token_reused) == (False, True)
     assert fit not in json.dumps([first.headers, first.verification, first.token])
+
+
+def test_no_log_line_holds_the_fit_or_the_system_token(
+    forge: Forge, caplog: pytest.LogCaptureFixture
+) -> None:
+    fit = forge.key.sign(fit_claims())
+    token = system_token()
+    stale = forge.key.sign(fit_claims(exp=int(time.time()) - 3600))
+    with caplog.at_level(logging.DEBUG):
+        assert forge.event(lifecycle(), token=fit, system=token).status_code == 204
+        assert forge.post("/forge/tick", {}, system=token).status_code == 204
+        assert forge.event(issue_event(key="FD-97"), token=stale, system=token).status_code == 401
+        forge.seen(1)
+    refused = [r.getMessage() for r in caplog.records if "expired" in r.getMessage()]
+    assert refused and refused[0].startswith("refused POST /forge/events")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in (fit, fit.split(".")[2], stale.split(".")[2], token, token.split(".")[1]):
+        assert secret not in logged

@@ -21,9 +21,9 @@ from addon.app import open_doors
 from addon.connect import render_for
 from addon.delivery import Origin
 from addon.doors import Runtime
-from addon.forge import ForgeDoor, NoSystemToken, SiteDetails
+from addon.forge import ForgeDoor, NoSystemToken, SiteDetails, forge_client
 from addon.jira import CrossOriginRequest
-from addon.reach import Reach
+from addon.reach import Reach, SiteUnreachable
 from addon.settings import Settings
 from addon.store import open_store
 
@@ -155,3 +155,131 @@ def test_an_installation_whose_scheduled_trigger_is_silent_for_three_hours_shows
     ).token_text.startswith("expired")
     shown = forge_json(heard, now)
     assert shown["state"] == "active" and "system_token" not in shown
+
+
+LINKED = "https://linked-by-cloud.atlassian.net"
+
+
+def test_reach_links_a_forge_installation_known_by_cloud_id_to_the_oauth_sites_url(
+    database_url: str,
+) -> None:
+    """A trigger's token names the cloudId, not the URL: the OAuth door knows both."""
+    from addon.sites import Resource, SiteDoor, SiteStatus, TokenGrant
+
+    async def scenario(door: ForgeDoor, calls: list[tuple[str, str | None]]) -> None:
+        site = SiteDetails(INSTALLATION, API_BASE, CLOUD_ID, None, "2.0.0", "PRODUCTION")
+        await door.installations.seen(site, installed=True, now=time.time())
+        await door.installations.save_system_token(INSTALLATION, TOKEN, time.time() + 3600)
+        assert door._store is not None
+        with pytest.raises(SiteUnreachable):  # no door knows the URL yet
+            await Reach([door]).client_for(LINKED)
+
+        oauth = SiteDoor(
+            Settings(
+                atlassian_client_id="client",
+                atlassian_client_secret="c" * 40,
+                atlassian_auth_url="http://127.0.0.1:9",
+                atlassian_api_url="http://127.0.0.1:9",
+            )
+        )
+        async with httpx.AsyncClient() as http:
+            await oauth.start(Runtime(store=door._store, http=http))
+        grant = TokenGrant("access-token", 3600, "refresh-token", ("read:jira-work",))
+        resource = Resource(CLOUD_ID, LINKED, "linked", ())
+        await oauth.work.sites.connect(resource, grant, now=time.time())
+        # the OAuth door cannot call the site itself now: the Forge installation can
+        await oauth.work.sites.set_status(
+            CLOUD_ID, SiteStatus.NEEDS_RECONNECT, reason="consent revoked", now=time.time()
+        )
+        assert await oauth.site_client(LINKED) is None
+        assert [f.cloud_id for f in await oauth.site_facts()] == [CLOUD_ID]
+
+        with pytest.raises(SiteUnreachable):  # the Forge door was not told of the OAuth door
+            await Reach([oauth, door]).client_for(LINKED)
+        # the door learns of the others as the app starts it
+        async with httpx.AsyncClient() as http:
+            await door.start(Runtime(store=door._store, http=http, doors=(oauth, door)))
+        factory = await Reach([oauth, door]).client_for(LINKED + "/")
+        assert factory.site_url == LINKED
+        by_origin = await door.jira_client(Origin("forge", INSTALLATION))
+        assert by_origin is not None and by_origin.site_url == LINKED  # what handlers are told
+        by_id = await door.client_for(INSTALLATION)
+        assert by_id.site_url == LINKED
+        async with factory() as jira:
+            assert (await jira.get("/rest/api/3/myself")).json() == {"accountType": "app"}
+        assert calls[-1] == (f"/ex/jira/{CLOUD_ID}/rest/api/3/myself", f"Bearer {TOKEN}")
+        with pytest.raises(SiteUnreachable):
+            await Reach([oauth, door]).client_for("https://another.atlassian.net")
+
+        await door.installations.mark_uninstalled(INSTALLATION, now=time.time())
+        with pytest.raises(SiteUnreachable):
+            await Reach([oauth, door]).client_for(LINKED)
+
+    with_door(database_url, scenario)
+
+
+def test_a_connect_tenant_installed_after_the_forge_installation_names_its_site(
+    database_url: str,
+) -> None:
+    async def scenario(door: ForgeDoor, calls: list[tuple[str, str | None]]) -> None:
+        site = SiteDetails(INSTALLATION, API_BASE, CLOUD_ID, None, "2.0.0", "PRODUCTION")
+        await door.installations.seen(site, installed=True, now=time.time())
+        await door.installations.save_system_token(INSTALLATION, TOKEN, time.time() + 3600)
+        assert await door.site_client(SITE) is None
+        assert door._store is not None
+        await door._store.tenants.save_installation(
+            {
+                "key": "jira-connect-addon",
+                "clientKey": "connect-on-forge",
+                "sharedSecret": "s" * 40,
+                "baseUrl": SITE,
+                "installationId": INSTALLATION,
+            },
+            iat=1,
+        )
+        factory = await Reach([door]).client_for(SITE)
+        assert factory.site_url == SITE
+        async with factory() as jira:
+            assert (await jira.get("/rest/api/3/myself")).status_code == 200
+        assert calls[-1][1] == f"Bearer {TOKEN}"
+
+    with_door(database_url, scenario)
+
+
+def test_the_system_token_follows_redirects_on_its_api_only_and_waits_out_a_503() -> None:
+    """The Connect client's rules: a same-host redirect is followed with the token, another
+    host's is returned unfollowed; a 503 is retried after its Retry-After."""
+    seen: list[tuple[str, str, str | None]] = []
+    busy = [True]
+
+    async def record(request: Request) -> Response:
+        seen.append(
+            (request.url.hostname or "", request.url.path, request.headers.get("authorization"))
+        )
+        name = request.path_params["name"]
+        if name == "away":
+            return Response(
+                status_code=302, headers={"Location": "https://elsewhere.example.net/x"}
+            )
+        if name == "moved":
+            return Response(status_code=301, headers={"Location": f"{API_BASE}/rest/api/3/here"})
+        if name == "busy" and busy:
+            busy.pop()
+            return Response(status_code=503, headers={"Retry-After": "0"})
+        return JSONResponse({"name": name})
+
+    fake = Starlette(routes=[Route("/{path:path}/{name}", record), Route("/x", record)])
+
+    async def run() -> None:
+        async with forge_client(API_BASE, TOKEN, transport=httpx.ASGITransport(app=fake)) as jira:
+            away = await jira.get("/rest/api/3/away")
+            assert away.status_code == 302
+            assert (await jira.get("/rest/api/3/moved")).json() == {"name": "here"}
+            assert (await jira.get("/rest/api/3/busy")).json() == {"name": "busy"}
+
+    asyncio.run(run())
+    prefix = f"/ex/jira/{CLOUD_ID}/rest/api/3/"
+    assert seen == [
+        ("api.atlassian.com", prefix + name, f"Bearer {TOKEN}")
+        for name in ("away", "moved", "here", "busy", "busy")
+    ]

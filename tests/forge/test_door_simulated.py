@@ -93,3 +93,17 @@ def test_the_simulator_installs_sends_retries_ticks_and_uninstalls(
         assert [a.ok for a in gone] == [True], reports
         after = asyncio.run(stored())
         assert after["uninstalled"] and after["system_token"] is None
+
+
+def test_the_simulators_forge_key_server_is_on_the_fixed_address_the_readme_names(
+    tmp_path: Path,
+) -> None:
+    """Named, never bound here: tests use free ports."""
+    from addon.simulator import DEFAULT_FORGE_KEY_SERVER, DEFAULT_KEY_SERVER
+
+    address = ForgeTarget(state_path=tmp_path / "s.json", app_id=APP_ID).key_server
+    assert address == KeyServerAddress("127.0.0.1", 8766)
+    assert KeyServerAddress.parse(DEFAULT_FORGE_KEY_SERVER) == address
+    assert DEFAULT_FORGE_KEY_SERVER != DEFAULT_KEY_SERVER  # beside the Connect key server
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert "http://127.0.0.1:8766/.well-known/jwks.json" in readme

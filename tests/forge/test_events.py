@@ -160,3 +160,23 @@ def test_an_integer_beyond_2_53_or_a_lone_surrogate_has_no_identifier() -> None:
         delivery_id({"eventType": "avi:jira:created:issue", "n": 2**53})
     with pytest.raises(MalformedEvent):
         read_event(b'{"eventType": "avi:jira:created:issue", "s": "\\ud800"}')
+
+
+def test_handlers_of_a_forge_name_and_of_its_exact_connect_equivalent_only() -> None:
+    from addon.handlers import Event, Handlers
+
+    handlers = Handlers()
+
+    async def by_forge_name(event: Event) -> None: ...
+    async def by_connect_name(event: Event) -> None: ...
+    async def by_comment(event: Event) -> None: ...
+    async def every(event: Event) -> None: ...
+
+    handlers.add("avi:jira:updated:issue", by_forge_name)
+    handlers.add("jira:issue_updated", by_connect_name)
+    handlers.add("comment_created", by_comment)
+    handlers.add("comment_updated", by_comment)
+    handlers.add("*", every)
+    assert handlers.for_event("avi:jira:updated:issue") == [by_forge_name, by_connect_name, every]
+    assert handlers.for_event("avi:jira:commented:issue") == [every]
+    assert handlers.for_event("jira:issue_updated") == [by_connect_name, every]
