@@ -9,12 +9,9 @@ encrypted for calls to the installation's `app.apiBaseUrl`.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
 import json
 import math
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,17 +31,15 @@ from addon.delivery import (
     WebhookHeaders,
     bounded_index_value,
 )
-from addon.doors import JiraClientFactory, Job, ListsSites, Runtime, SiteFacts
+from addon.doors import JiraClientFactory, Job, Runtime, SiteFacts
 from addon.errors import Refusal
 from addon.forge._call import ForgeCall, verify_call
-from addon.forge._client import NoSystemToken, forge_client
+from addon.forge._calling import ForgeCalling
 from addon.forge._facts import forge_site_facts
-from addon.forge._installations import ForgeInstallation, ForgeInstallations, SiteDetails
+from addon.forge._installations import ForgeInstallation, ForgeInstallations
 from addon.forge._system_token import SYSTEM_TOKEN_HEADER
 from addon.forge._verify import bearer_token
-from addon.handlers import NoJiraClient
 from addon.incoming import Incoming, incoming
-from addon.reach import site_name
 from addon.settings import Settings
 from addon.store import MAX_INDEXED_BYTES, Store, webhook_token_key
 
@@ -52,8 +47,6 @@ __all__ = ["KIND", "ForgeDoor"]
 
 KIND = "forge"
 EVENTS_PATH = descriptor.FORGE_ROUTES["events"]
-LEARN_AGAIN = 300.0
-"""Seconds before asking Jira again for the site URL of an installation that did not say it."""
 HIDDEN = (SYSTEM_TOKEN_HEADER, "x-forge-oauth-user")
 """Headers never stored: the app's system token and a user's token."""
 
@@ -77,18 +70,23 @@ class ForgeDoor:
         self.settings = settings
         self.app_id = settings.forge_app_id
         self.transport = transport
-        self._store: Store | None = None
         self._keys: JwksCache | None = None
         self._installations: ForgeInstallations | None = None
+        self._store: Store | None = None
         self._known: dict[str, ForgeInstallation] = {}
-        self._asked: dict[str, float] = {}
-        self._doors: Sequence[object] = ()
+        self._calling: ForgeCalling | None = None
 
     @property
     def keys(self) -> JwksCache:
         if self._keys is None:
             raise RuntimeError("the Forge door is not started")
         return self._keys
+
+    @property
+    def calling(self) -> ForgeCalling:
+        if self._calling is None:
+            raise RuntimeError("the Forge door is not started")
+        return self._calling
 
     @property
     def installations(self) -> ForgeInstallations:
@@ -118,9 +116,12 @@ class ForgeDoor:
 
     async def start(self, runtime: Runtime) -> None:
         self._store = runtime.store
-        self._doors = runtime.doors
         self._keys = JwksCache(self.settings.forge_jwks_url, client=runtime.http)
         self._installations = ForgeInstallations(runtime.store.db, runtime.store.box)
+        others = [door for door in runtime.doors if door is not self]  # never its own guess
+        self._calling = ForgeCalling(
+            self._installations, runtime.store, others, lambda: self.transport
+        )
 
     async def verify(self, request: Incoming, match: str) -> Delivery | Rejection:
         try:
@@ -136,7 +137,11 @@ class ForgeDoor:
             body = json.dumps(event.event, ensure_ascii=False, separators=(",", ":")).encode()
             request = dataclasses.replace(request, body=body)
         return Delivery(
-            origin=Origin(KIND, installation.installation_id, _site(installation)),
+            origin=Origin(
+                KIND,
+                installation.installation_id,
+                installation.site_url.rstrip("/") if installation.site_url else None,
+            ),
             event=event.name,
             payload=event.event,
             request=request,
@@ -153,108 +158,21 @@ class ForgeDoor:
 
     async def site_facts(self) -> Sequence[SiteFacts]:
         """Its installations as sites (`ListsSites`), each under its site's URL once linked."""
-        return forge_site_facts([await self._linked(i) for i in await self.installations.all()])
+        calling = self.calling
+        return forge_site_facts([await calling.linked(i) for i in await self.installations.all()])
 
     async def jira_client(self, origin: Origin) -> JiraClientFactory | None:
         if origin.kind != KIND or not origin.key:
             return None
-        installation = await self.installations.get(origin.key)
-        if installation is None:
-            return None
-        installation = await self._linked(installation)
-        if installation.site_url is None and not installation.uninstalled:
-            installation = await self._learn_site(installation)
-        return await self._factory(installation)
+        return await self.calling.origin_client(origin.key)
 
     async def site_client(self, site_url: str) -> JiraClientFactory | None:
-        if self._installations is None:
-            return None
-        for installation in await self._installations.all():
-            if installation.uninstalled:
-                continue
-            installation = await self._linked(installation)
-            if installation.site_url is None:
-                installation = await self._learn_site(installation)
-            site = _site(installation)
-            if site is not None and site_name(site) == site_url:
-                return await self._factory(installation)
-        return None
-
-    async def _learn_site(self, installation: ForgeInstallation) -> ForgeInstallation:
-        """The installation with its site's URL, which an event's token does not carry (a
-        backend invocation has no `context.siteUrl`): Jira's `serverInfo.baseUrl`, asked with
-        the system token and kept; asked again at most every `LEARN_AGAIN` seconds."""
-        now = time.time()
-        if now - self._asked.get(installation.installation_id, -LEARN_AGAIN) < LEARN_AGAIN:
-            return installation
-        self._asked[installation.installation_id] = now
-        factory = await self._factory(installation)
-        try:
-            async with factory() as client:
-                answer = await client.get("/rest/api/3/serverInfo")
-            url = answer.json().get("baseUrl") if answer.status_code == 200 else None
-            site = site_name(url) if isinstance(url, str) and url.startswith("https://") else None
-        except (NoJiraClient, httpx.HTTPError, ValueError, AttributeError):
-            return installation
-        if site is None:
-            return installation
-        details = SiteDetails(
-            installation.installation_id,
-            installation.api_base_url,
-            installation.cloud_id,
-            site,
-        )
-        return await self.installations.seen(details, now=now)
+        return await self.calling.site_client(site_url)
 
     async def client_for(self, installation_id: str) -> JiraClientFactory:
         """A client factory for one installation, for code outside a handler; `NoSystemToken`
         (at once) when it has no unexpired system token."""
-        installation = await self.installations.get(installation_id)
-        if installation is None:
-            raise NoSystemToken(f"no Forge installation {installation_id!r} is known here")
-        token = await self.installations.system_token(installation_id)
-        if token is None:
-            _no_token(installation)  # now, not at the first call
-        return self._factory_with(await self._linked(installation), token)
-
-    async def _factory(self, installation: ForgeInstallation) -> JiraClientFactory:
-        token = await self.installations.system_token(installation.installation_id)
-        return self._factory_with(await self._linked(installation), token)
-
-    async def _linked(self, installation: ForgeInstallation) -> ForgeInstallation:
-        """The installation with its site's URL, which a trigger's token does not name: the
-        Connect tenant's with its installation id, else that of the site another door knows with
-        its cloudId (an OAuth site)."""
-        if installation.site_url is not None:
-            return installation
-        url = await self._site_url(installation.installation_id, installation.cloud_id)
-        return installation if url is None else dataclasses.replace(installation, site_url=url)
-
-    async def _site_url(self, installation_id: str, cloud_id: str | None) -> str | None:
-        if self._store is not None:
-            tenant = await self._store.tenants.for_installation(installation_id)
-            if tenant is not None:
-                return tenant.base_url
-        others = [door for door in self._doors if door is not self]  # never its own guess
-        return await _site_of_cloud(others, cloud_id) if cloud_id else None
-
-    def _factory_with(
-        self, installation: ForgeInstallation, token: str | None
-    ) -> JiraClientFactory:
-        site = _site(installation) or installation.api_base_url
-        api = httpx.URL(installation.api_base_url)
-        gateway = f"{api.scheme}://{api.netloc.decode('ascii')}"
-        if token is None:
-            return JiraClientFactory(
-                site, functools.partial(_no_token, installation), gateway=gateway
-            )
-        return JiraClientFactory(
-            site,
-            functools.partial(
-                forge_client, installation.api_base_url, token, transport=self.transport
-            ),
-            gateway=gateway,
-        )
+        return await self.calling.client_for(installation_id)
 
     async def _verify(self, request: Incoming, route: str) -> ForgeCall:
         call = await verify_call(
@@ -285,7 +203,7 @@ class ForgeDoor:
         ):
             site = call.site
             if site.site_url is None:
-                url = await self._site_url(invocation.installation_id, site.cloud_id)
+                url = await self.calling.site_url(invocation.installation_id, site.cloud_id)
                 site = dataclasses.replace(site, site_url=url)
             known = await self.installations.seen(
                 site, installed=call.lifecycle, tick=tick, now=now
@@ -328,30 +246,6 @@ class ForgeDoor:
         await self.installations.mark_uninstalled(installation_id, now=received.received_at)
         self._known.pop(installation_id, None)
         return Response(status_code=204)
-
-
-async def _site_of_cloud(doors: Sequence[object], cloud_id: str) -> str | None:
-    """The URL of the site whose cloudId is `cloud_id`, as a door that lists sites knows it."""
-    for door in doors:
-        if isinstance(door, ListsSites):
-            for facts in await door.site_facts():
-                if facts.cloud_id == cloud_id:
-                    with contextlib.suppress(ValueError):
-                        return site_name(facts.site_url)
-    return None
-
-
-def _no_token(installation: ForgeInstallation) -> httpx.AsyncClient:
-    state = "is uninstalled" if installation.uninstalled else "has no unexpired system token"
-    raise NoSystemToken(
-        f"Forge installation {installation.installation_id} {state}: Forge brings a fresh one"
-        " with each call of the hourly scheduled trigger (POST /forge/tick); check that the"
-        " manifest's scheduledTrigger is deployed and that calls to it arrive"
-    )
-
-
-def _site(installation: ForgeInstallation) -> str | None:
-    return installation.site_url.rstrip("/") if installation.site_url else None
 
 
 def _evidence(call: ForgeCall, authorization: str | None) -> Evidence:
