@@ -83,6 +83,7 @@ class PeopleService:
         report_client: Callable[[str], Awaitable[httpx.AsyncClient]] | None = None,
         report_url: str | None = None,
         listed_sites: Callable[[], Awaitable[Sequence[str]]] | None = None,
+        left_sites: Callable[[], Awaitable[Sequence[str]]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -96,6 +97,7 @@ class PeopleService:
         self._report_client = report_client
         self._report_url = report_url
         self._listed_sites = listed_sites
+        self._left_sites = left_sites
         self._clock = clock
         self._asked: dict[tuple[str, str], float] = {}
         self._seen_sites: set[str] = set()
@@ -292,13 +294,15 @@ class PeopleService:
 
     async def upkeep(self) -> None:
         """Import the accounts of a site no account is stored for yet; erase those of a site no
-        door can reach any more: at once after a Connect uninstall, else (a disconnect) once it
-        has stayed out of reach for `GONE_AFTER_SECONDS`, so that a passing fault of a door
+        door can reach any more: at once after an uninstall (Connect, Forge) or an OAuth disconnect,
+        else once it has stayed out of reach for `GONE_AFTER_SECONDS`, so that a passing fault of a door
         erases no mapping; release what mapped accounts wait for."""
         now = self._clock()
         uninstalled = {
             site_name(t.base_url) for t in await self.store.tenants.all() if not t.active
         }
+        if self._left_sites is not None:
+            uninstalled.update(await self._left_sites())  # a Forge uninstall, an OAuth disconnect
         for site in await self.known_sites():
             has_accounts = bool(await self.people.account_ids(site))
             if await self._reachable(site):
