@@ -62,8 +62,13 @@ def client_for(fake: FakeJiraUsers) -> Callable[[str], Awaitable[JiraClientFacto
     return reach
 
 
-def issue_event(webhook_id: str, actor: str, *, assignee: str | None = None) -> NewDelivery:
-    fields: dict[str, Any] = {"assignee": {"accountId": assignee} if assignee else None}
+def issue_event(
+    webhook_id: str, actor: str, *, assignee: str | None = None, reporter: str | None = None
+) -> NewDelivery:
+    fields: dict[str, Any] = {
+        "assignee": {"accountId": assignee} if assignee else None,
+        "reporter": {"accountId": reporter} if reporter else None,
+    }
     body = {
         "webhookEvent": "jira:issue_updated",
         "user": {"accountId": actor, "displayName": "someone"},
@@ -238,6 +243,42 @@ def test_a_forge_atlassian_id_is_looked_up_first(database_url: str) -> None:
         account = await people.people.account(SITE, "acc-app")
         assert account is not None and account.account_type.value == "app"
         assert [e.people.actor for e in seen] == [None]
+
+    run(database_url, scenario)
+
+
+def test_issue_events_name_assignee_and_reporter_and_a_forge_actor_is_mapped_first(
+    database_url: str,
+) -> None:
+    async def scenario(
+        store: Store, people: PeopleService, worker: Worker, seen: list[Event]
+    ) -> None:
+        await people.lookup(SITE, "acc-hidden")
+        await people.map(SITE, "acc-hidden", "p-hidden")
+        hidden = Person("p-hidden", HIDDEN, "Hidden")
+        shown = Person("p-shown", "shown.person@example.com")
+        # a Forge atlassianId never seen before: looked up (its email is visible), mapped by it,
+        # and only then decided on: delivered with its person, not held
+        assert await people.people.account(SITE, "acc-shown") is None
+        forge = (await store.writer.record(forge_event("f1", "acc-shown"))).id
+        worker.wake()
+        await until(lambda: _states_are(store, {forge: HandlerState.DONE}))
+        [event] = seen
+        assert (event.people.actor, event.people.assignee, event.people.reporter) == (
+            shown, None, None
+        )  # fmt: skip
+
+        issue = (
+            await store.writer.record(
+                issue_event("i1", "acc-hidden", assignee="acc-shown", reporter="acc-hidden")
+            )
+        ).id
+        worker.wake()
+        await until(lambda: _states_are(store, {issue: HandlerState.DONE}))
+        event = seen[1]
+        assert (event.people.actor, event.people.assignee, event.people.reporter) == (
+            hidden, shown, hidden
+        )  # fmt: skip
 
     run(database_url, scenario)
 
