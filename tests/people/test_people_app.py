@@ -205,6 +205,19 @@ def test_held_by_the_app_then_released_in_order_by_api_and_page(
     assert main(["people", "forget", "acc-shown"]) == 0
     assert main(["people", "forget", "acc-hidden"]) == 0
 
+    async def bodies() -> list[bytes]:
+        store = await open_store(database_url)
+        try:
+            rows = await store.db.fetch_all("SELECT body FROM deliveries ORDER BY id")
+            return [bytes(row["body"]) for row in rows]
+        finally:
+            await store.db.disconnect()
+
+    left = httpx.get(f"{app.url}/inspector/api/accounts", auth=AUTH, timeout=10).json()
+    assert {a["account_id"] for a in left["accounts"]} & {"acc-shown", "acc-hidden"} == set()
+    stored = asyncio.run(bodies())
+    assert len(stored) == 3 and all(b'"acc-' in body for body in stored)
+    assert not any(name.encode() in body for body in stored for name in NAMES)
     secrets = tuple(v.casefold() for v in (*EMAILS, *NAMES, *IMPORTED))
     for record in caplog.records:
         text = record.getMessage().casefold()
