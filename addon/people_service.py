@@ -24,6 +24,7 @@ from addon.people import (
     EMAIL_BULK_PATH,
     USER_SEARCH_PATH,
     AccountState,
+    AccountType,
     BadPerson,
     Directory,
     EmailSource,
@@ -119,7 +120,7 @@ class PeopleService:
             return Admission(event)  # no directory yet: nothing to map to, nothing to wait for
         ids = people_of(event.name, event.payload)
         actor = ids.actor
-        if actor is not None and await self.people.account(site, actor) is None:
+        if actor is not None and not await self._typed(site, actor):
             await self._lookup_once(site, actor)  # a Forge atlassianId carries no account type
         decision = await self.directory.handling_for(self.policy, site, actor)
         if decision is Handling.HOLD and actor is not None:
@@ -141,6 +142,11 @@ class PeopleService:
         if delivery.held_site is not None and delivery.held_account is not None:
             after = functools.partial(self.release, delivery.held_site, delivery.held_account)
         return Admission(dataclasses.replace(event, people=people), after)
+
+    async def _typed(self, site: str, account_id: str) -> bool:
+        """Whether the account is stored with its type (not unknown, as from a Forge event)."""
+        account = await self.people.account(site, account_id)
+        return account is not None and account.account_type is not AccountType.UNKNOWN
 
     async def _has_people(self) -> bool:
         return await self.store.db.fetch_one("SELECT 1 AS one FROM people LIMIT 1") is not None
@@ -262,8 +268,9 @@ class PeopleService:
             return
         if changed is not None and name not in USER_DELETED:
             account = await self.people.account(site, changed)
-            if account is not None and account.email is None and self.email_api:
-                await self.lookup(site, changed)
+            untyped = account is None or account.account_type is AccountType.UNKNOWN
+            if untyped or (account is not None and account.email is None and self.email_api):
+                await self.lookup(site, changed)  # Forge's user is `{accountId}` alone
             await self.release(site, changed)
 
     async def forget_site(self, site: str) -> int:

@@ -283,6 +283,39 @@ def test_issue_events_name_assignee_and_reporter_and_a_forge_actor_is_mapped_fir
     run(database_url, scenario)
 
 
+def test_a_forge_user_event_names_only_an_account_id_so_the_account_is_looked_up(
+    database_url: str,
+) -> None:
+    fake = fake_users()
+    fake.add("acc-new", "New Person", "new.person@example.com")  # a human, email hidden
+
+    async def scenario(
+        store: Store, people: PeopleService, worker: Worker, seen: list[Event]
+    ) -> None:
+        created = NewDelivery(
+            received_at=time.time(),
+            origin_kind="connect",
+            origin="tenant-1",
+            status=DeliveryStatus.ACCEPTED,
+            event="avi:jira:created:user",
+            webhook_id="u-new",
+            body=json.dumps(
+                {"eventType": "avi:jira:created:user", "user": {"accountId": "acc-new"}}
+            ).encode(),
+        )
+        user = (await store.writer.record(created)).id
+        worker.wake()
+        await until(lambda: _states_are(store, {user: HandlerState.DONE}))
+        account = await people.people.account(SITE, "acc-new")
+        assert account is not None
+        assert (account.account_type.value, account.display_name) == ("atlassian", "New Person")
+        issue = (await store.writer.record(forge_event("f-new", "acc-new"))).id
+        worker.wake()
+        await until(lambda: _states_are(store, {issue: HandlerState.HELD}))  # a person, unmapped
+
+    run(database_url, scenario, fake=fake)
+
+
 async def _states_are(store: Store, wanted: dict[int, HandlerState]) -> bool:
     return all([await state_of(store, i) == s for i, s in wanted.items()])
 
