@@ -24,6 +24,7 @@ from addon.people import (
     EMAIL_BULK_PATH,
     USER_SEARCH_PATH,
     AccountState,
+    AccountType,
     BadPerson,
     Directory,
     EmailSource,
@@ -83,6 +84,7 @@ class PeopleService:
         report_client: Callable[[str], Awaitable[httpx.AsyncClient]] | None = None,
         report_url: str | None = None,
         listed_sites: Callable[[], Awaitable[Sequence[str]]] | None = None,
+        left_sites: Callable[[], Awaitable[Sequence[str]]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -96,6 +98,7 @@ class PeopleService:
         self._report_client = report_client
         self._report_url = report_url
         self._listed_sites = listed_sites
+        self._left_sites = left_sites
         self._clock = clock
         self._asked: dict[tuple[str, str], float] = {}
         self._seen_sites: set[str] = set()
@@ -117,7 +120,7 @@ class PeopleService:
             return Admission(event)  # no directory yet: nothing to map to, nothing to wait for
         ids = people_of(event.name, event.payload)
         actor = ids.actor
-        if actor is not None and await self.people.account(site, actor) is None:
+        if actor is not None and not await self._typed(site, actor):
             await self._lookup_once(site, actor)  # a Forge atlassianId carries no account type
         decision = await self.directory.handling_for(self.policy, site, actor)
         if decision is Handling.HOLD and actor is not None:
@@ -139,6 +142,11 @@ class PeopleService:
         if delivery.held_site is not None and delivery.held_account is not None:
             after = functools.partial(self.release, delivery.held_site, delivery.held_account)
         return Admission(dataclasses.replace(event, people=people), after)
+
+    async def _typed(self, site: str, account_id: str) -> bool:
+        """Whether the account is stored with its type (not unknown, as from a Forge event)."""
+        account = await self.people.account(site, account_id)
+        return account is not None and account.account_type is not AccountType.UNKNOWN
 
     async def _has_people(self) -> bool:
         return await self.store.db.fetch_one("SELECT 1 AS one FROM people LIMIT 1") is not None
@@ -260,8 +268,9 @@ class PeopleService:
             return
         if changed is not None and name not in USER_DELETED:
             account = await self.people.account(site, changed)
-            if account is not None and account.email is None and self.email_api:
-                await self.lookup(site, changed)
+            untyped = account is None or account.account_type is AccountType.UNKNOWN
+            if untyped or (account is not None and account.email is None and self.email_api):
+                await self.lookup(site, changed)  # Forge's user is `{accountId}` alone
             await self.release(site, changed)
 
     async def forget_site(self, site: str) -> int:
@@ -292,13 +301,15 @@ class PeopleService:
 
     async def upkeep(self) -> None:
         """Import the accounts of a site no account is stored for yet; erase those of a site no
-        door can reach any more: at once after a Connect uninstall, else (a disconnect) once it
-        has stayed out of reach for `GONE_AFTER_SECONDS`, so that a passing fault of a door
+        door can reach any more: at once after an uninstall (Connect, Forge) or an OAuth disconnect,
+        else once it has stayed out of reach for `GONE_AFTER_SECONDS`, so that a passing fault of a door
         erases no mapping; release what mapped accounts wait for."""
         now = self._clock()
         uninstalled = {
             site_name(t.base_url) for t in await self.store.tenants.all() if not t.active
         }
+        if self._left_sites is not None:
+            uninstalled.update(await self._left_sites())  # a Forge uninstall, an OAuth disconnect
         for site in await self.known_sites():
             has_accounts = bool(await self.people.account_ids(site))
             if await self._reachable(site):

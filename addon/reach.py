@@ -14,7 +14,10 @@ from urllib.parse import urlsplit
 from addon.doors import AnyDoor, JiraClientFactory, ListsSites
 from addon.handlers import NoJiraClient
 
-__all__ = ["Reach", "SiteUnreachable", "site_name"]
+__all__ = ["LEFT_STATUSES", "Reach", "SiteUnreachable", "site_name"]
+
+LEFT_STATUSES = frozenset({"uninstalled", "disconnected"})
+"""A door's `SiteFacts.status` for a site the app was explicitly removed from."""
 
 
 class SiteUnreachable(LookupError):
@@ -73,3 +76,14 @@ class Reach:
                     with contextlib.suppress(ValueError):
                         names.add(site_name(facts.site_url))
         return sorted(names)
+
+    async def left_sites(self) -> list[str]:
+        """The sites every door that lists them says the app was removed from (a Forge
+        uninstall, an OAuth disconnect), as opposed to one a door cannot reach for a while."""
+        statuses: dict[str, set[str]] = {}
+        for door in self._doors:
+            if isinstance(door, ListsSites):
+                for facts in await door.site_facts():
+                    with contextlib.suppress(ValueError):
+                        statuses.setdefault(site_name(facts.site_url), set()).add(facts.status)
+        return sorted(site for site, seen in statuses.items() if seen <= LEFT_STATUSES)

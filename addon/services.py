@@ -54,6 +54,7 @@ def people_for(settings: Settings, store: Store, doors: Sequence[AnyDoor]) -> Pe
         policy=UnmappedActors(settings.unmapped_actors),
         email_api=settings.jira_email_api,
         listed_sites=reach.listed_sites,
+        left_sites=reach.left_sites,
     )
 
 

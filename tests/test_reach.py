@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import cast
 
 import httpx
 import pytest
 
 from addon.connect import ConnectDoor, render_for
-from addon.doors import AnyDoor, Runtime
+from addon.doors import AnyDoor, Runtime, SiteFacts
 from addon.reach import Reach, SiteUnreachable, site_name
 from addon.settings import Settings
 from addon.sources import SourceDoor
@@ -69,3 +70,36 @@ def test_an_installed_connect_tenant_is_reached_by_its_url_and_an_uninstalled_on
             await store.close()
 
     asyncio.run(scenario())
+
+
+class Listing:
+    """A door that lists sites in given states and reaches none."""
+
+    connect_path = None
+
+    def __init__(self, *listed: tuple[str, str]) -> None:
+        self._listed = listed
+
+    async def site_client(self, site: str) -> None:
+        return None
+
+    async def site_facts(self) -> list[SiteFacts]:
+        return [SiteFacts(url, "fake", url, status) for url, status in self._listed]
+
+
+def test_a_site_is_left_only_when_every_door_listing_it_says_so() -> None:
+    forge = Listing(
+        ("https://gone.atlassian.net", "uninstalled"),
+        ("https://both.atlassian.net", "uninstalled"),
+        ("https://silent.atlassian.net", "silent"),
+    )
+    oauth = Listing(
+        ("https://Cut.atlassian.net/", "disconnected"),
+        ("https://both.atlassian.net", "connected"),
+        ("https://later.atlassian.net", "needs reconnect"),
+    )
+    reach = Reach(cast(list[AnyDoor], [forge, oauth]))
+    assert asyncio.run(reach.left_sites()) == [
+        "https://cut.atlassian.net",
+        "https://gone.atlassian.net",
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from addon.people._held import HeldDeliveries
 from addon.people._scrub import scrub_deliveries
 from addon.people._store import PeopleStore
 from addon.store import Db
@@ -35,5 +36,11 @@ async def forget(db: Db, account_id: str) -> Forgotten:
 
 
 async def forget_closed(db: Db, closed: Sequence[str]) -> list[Forgotten]:
-    """Forget every account the reporting API said is closed."""
-    return [await forget(db, account_id) for account_id in dict.fromkeys(closed)]
+    """Forget every account the reporting API said is closed, and end what was held for it: a
+    closed account is never mapped, so its deliveries would otherwise wait (and be kept) forever.
+    (`forget` alone keeps them held: a live account comes back with the next refresh.)"""
+    done = []
+    for account_id in dict.fromkeys(closed):
+        done.append(await forget(db, account_id))
+        await HeldDeliveries(db).abandon(account_id)
+    return done

@@ -137,6 +137,21 @@ class HeldDeliveries:
             > 0
         )
 
+    async def abandon(self, account_id: str) -> int:
+        """End the holds of an account Atlassian closed (it can never be mapped now): its
+        deliveries stay stored, never given to handlers, and retention applies to them again."""
+        return await self._db.execute(
+            """UPDATE deliveries SET handler_state = ?, held_site = NULL, held_account = NULL,
+                 last_error = ?
+               WHERE held_account = ? AND handler_state = ?""",
+            (
+                HandlerState.NONE.value,
+                "not handled: its actor's Jira account was closed while it was held",
+                account_id,
+                HELD,
+            ),
+        )
+
     async def count(self) -> int:
         row = await self._db.fetch_one(
             "SELECT COUNT(*) AS n FROM deliveries WHERE handler_state = ?", (HELD,)

@@ -161,6 +161,17 @@ def test_refresh_imports_through_the_site_s_door_and_map_releases_held_deliverie
         result = run("people", "map", server.url, "acc-2", "p-ada", env=env, cwd=tmp_path)
         assert result.returncode == 1 and "'app' account" in result.stderr
 
+        fake.closed.add("acc-2")
+        fake.cycle_period = 3 * 86_400
+        result = run("people", "report", env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == (
+            f"{server.url}: 1 closed (forgotten), 0 updated (refreshed); next report in 3 days"
+        )
+        assert fake.reports == [["acc-1", "acc-2"]]
+        listed = run("people", "accounts", server.url, env=env, cwd=tmp_path).stdout
+        assert "acc-1" in listed and "acc-2" not in listed
+
     async def state() -> str:
         store = await open_store(url)
         try:

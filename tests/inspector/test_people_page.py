@@ -179,3 +179,75 @@ def test_mapping_through_the_page_releases_held_deliveries_and_forgery_is_refuse
     )
     assert unmapped_now.status_code == 303
     assert account(jira, "acc-page")["state"] == "unmapped"
+
+
+def test_app_and_customer_accounts_are_listed_apart_and_never_mapped(jira: Jira) -> None:
+    async def go() -> None:
+        store = await open_store(jira.database_url, encrypt_existing=False)
+        try:
+            for account_id, kind in (
+                ("acc-bot", AccountType.APP),
+                ("acc-cust", AccountType.CUSTOMER),
+            ):
+                await PeopleStore(store.db).upsert_account(
+                    Account(SITE, account_id, kind, f"Name {account_id}", email="same@example.com")
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+    prepare(jira, "acc-human")  # a human account: the page then has a form (and its token)
+    same = {"id": "p-same", "email": "Same@Example.com"}  # the same email: still no mapping
+    assert people_api(jira, "POST", json=same, headers=BEARER).status_code == 200
+    for account_id, kind in (("acc-bot", "app"), ("acc-cust", "customer")):
+        shown = account(jira, account_id)
+        assert (shown["state"], shown["person_id"]) == ("not_a_person", None)
+        assert shown["account_type"] == kind
+
+    page = httpx.get(f"{jira.base_url}/inspector/people", auth=AUTH)
+    assert page.status_code == 200
+    before_apart, apart = page.text.split('id="h-apart"')
+    for account_id in ("acc-bot", "acc-cust"):
+        assert account_id in apart and f'data-account-id="{account_id}"' not in before_apart
+    found = TOKEN_FIELD.search(page.text)
+    assert found is not None
+    refused = httpx.post(
+        f"{jira.base_url}/inspector/people/map",
+        data={"csrf_token": found.group(1), "site": SITE, "account_id": "acc-bot",
+              "person_id": "p-same"},
+        auth=AUTH,
+        cookies={COOKIE: page.cookies[COOKIE]},
+        headers={"Origin": jira.base_url},
+    )  # fmt: skip
+    assert refused.status_code == 400 and "not a person" in refused.text
+    assert account(jira, "acc-bot")["state"] == "not_a_person"
+
+
+def test_a_forged_unmap_is_refused(jira: Jira) -> None:
+    prepare(jira, "acc-keep")
+    keep = {"id": "p-keep", "email": "keep@example.com"}
+    assert people_api(jira, "POST", json=[keep], headers=BEARER).status_code == 200
+    page = httpx.get(f"{jira.base_url}/inspector/people", auth=AUTH)
+    found = TOKEN_FIELD.search(page.text)
+    assert found is not None
+    token, cookie = found.group(1), page.cookies[COOKIE]
+    mapped = httpx.post(
+        f"{jira.base_url}/inspector/people/map",
+        data={"csrf_token": token, "site": SITE, "account_id": "acc-keep", "person_id": "p-keep"},
+        auth=AUTH,
+        cookies={COOKIE: cookie},
+        headers={"Origin": jira.base_url},
+    )
+    assert mapped.status_code == 303
+    form = {"csrf_token": token, "site": SITE, "account_id": "acc-keep"}
+    for data, origin in ((form, "https://evil.example"), ({**form, "csrf_token": "x"}, None)):
+        headers = {"Origin": origin or jira.base_url}
+        forged = httpx.post(
+            f"{jira.base_url}/inspector/people/unmap",
+            data=data,
+            auth=AUTH,
+            cookies={COOKIE: cookie},
+            headers=headers,
+        )
+        assert forged.status_code == 403, forged.text
+    assert account(jira, "acc-keep")["state"] == "mapped"

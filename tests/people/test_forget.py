@@ -16,12 +16,14 @@ from addon.people import (
     AccountType,
     Directory,
     EmailSource,
+    HeldDeliveries,
     Person,
     forget,
     forget_closed,
     scrub_payload,
 )
-from addon.store import DeliveryStatus, NewDelivery, Store
+from addon.retention import Retention
+from addon.store import DeliveryStatus, HandlerState, NewDelivery, Store
 from tests.people.support import OTHER_SITE, SITE, run
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "jira"
@@ -122,5 +124,34 @@ def test_accounts_are_reported_once_each_and_closed_ones_forgotten(database_url:
         done = await forget_closed(store.db, ["acc-1", "acc-1"])
         assert [f.sites for f in done] == [(SITE, OTHER_SITE)]
         assert await directory.store.reportable() == [("acc-2", 50.0)]
+
+    run(database_url, scenario)
+
+
+def test_a_closed_account_s_held_deliveries_stop_waiting_and_retention_applies(
+    database_url: str,
+) -> None:
+    async def scenario(store: Store, directory: Directory) -> None:
+        held = HeldDeliveries(store.db)
+        for account_id in ("acc-closed", "acc-live"):
+            await directory.account_changed(Account(SITE, account_id, AccountType.ATLASSIAN))
+        body = json.dumps({"user": {"accountId": "acc-closed"}}).encode()
+        closed = (await store.writer.record(recorded("c1", body))).id
+        live = (
+            await store.writer.record(recorded("l1", b'{"user": {"accountId": "acc-live"}}'))
+        ).id
+        assert await held.hold(closed, SITE, "acc-closed")
+        assert await held.hold(live, SITE, "acc-live")
+
+        await forget(store.db, "acc-live")  # by hand: it may come back, so it still waits
+        assert await held.waiting_for("acc-live") == [live]
+        await forget_closed(store.db, ["acc-closed"])
+        assert await held.waiting_for("acc-closed") == []
+        ended = await store.deliveries.get(closed)
+        assert ended is not None and ended.handler_state is HandlerState.NONE
+        assert ended.held_account is None and "closed" in (ended.last_error or "")
+        pruned = await Retention(store, days=0).prune_once(now=time.time() + 3600)
+        assert pruned == 1 and await store.deliveries.get(closed) is None
+        assert await store.deliveries.get(live) is not None  # still held: never pruned
 
     run(database_url, scenario)

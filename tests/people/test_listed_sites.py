@@ -1,5 +1,6 @@
 """A site connected with OAuth or a Forge installation has its accounts imported by the next
-people upkeep, before any delivery from it: the upkeep asks every door that lists its sites."""
+people upkeep, before any delivery from it, and erased by the next one after an OAuth disconnect
+or a Forge uninstall: the upkeep asks every door that lists its sites."""
 
 from __future__ import annotations
 
@@ -49,6 +50,9 @@ def test_an_oauth_site_s_accounts_are_imported_once_it_is_connected(sqlite_url: 
                 assert any(
                     r.startswith("GET /rest/api/3/users/search") for r in fake_site.users.requests
                 )
+                await flow.door.work.disconnect(site)  # what `addon oauth disconnect` does
+                await people.upkeep()  # at once, not after a day out of reach
+                assert await people.people.accounts(site.url) == []
 
         asyncio.run(scenario())
 
@@ -96,6 +100,9 @@ def test_a_forge_installation_is_listed_and_its_accounts_imported(database_url: 
             [account] = await people.people.accounts()
             assert (account.site, account.account_id) == ("https://cloud-1.atlassian.net", "acc-1")
             assert fake.requests[0].startswith("GET /ex/jira/cloud-1/rest/api/3/users/search")
+            await door.installations.mark_uninstalled(INSTALLATION, now=now)  # preUninstall
+            await people.upkeep()  # at once, not after a day out of reach
+            assert await people.people.accounts() == []
         finally:
             await http.aclose()
             await store.close()

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ import pytest
 
 from addon.app import create_app
 from addon.auth import encode_hs256, query_string_hash
+from addon.cli import main
 from addon.handlers import Event, Handlers
 from addon.people import PeopleStore, Person
 from addon.settings import Settings
@@ -35,6 +37,8 @@ TOKEN = "people-app-api-token-0123456789abcdef"
 AUTH = ("inspector", "a long inspector password")
 TARGET = "/webhooks/jira/issue-updated?issueKey=P-1"
 EMAILS = ("shown@example.com", "hidden@example.com")
+NAMES = ("Shown Person", "Hidden Person")
+IMPORTED = ("imported@example.com", "Imported Person")
 TOKEN_FIELD = re.compile(r'name="csrf_token" value="([A-Za-z0-9_-]+)"')
 
 
@@ -47,7 +51,7 @@ class App:
         body = json.dumps(
             {
                 "webhookEvent": "jira:issue_updated",
-                "user": {"accountId": account_id, "displayName": "whoever"},
+                "user": {"accountId": account_id, "displayName": NAMES[account_id == "acc-hidden"]},
                 "issue": {"key": "P-1", "fields": {}},
             }
         ).encode()
@@ -86,8 +90,8 @@ class App:
 @pytest.fixture
 def app(database_url: str) -> Iterator[App]:
     fake = FakeJiraUsers(email_api=False)
-    fake.add("acc-shown", "Shown Person", EMAILS[0], visible=True)
-    fake.add("acc-hidden", "Hidden Person", EMAILS[1])
+    fake.add("acc-shown", NAMES[0], EMAILS[0], visible=True)
+    fake.add("acc-hidden", NAMES[1], EMAILS[1])
     handled: list[tuple[int, str | None]] = []
     handlers = Handlers()
 
@@ -125,7 +129,11 @@ def app(database_url: str) -> Iterator[App]:
 
 
 def test_held_by_the_app_then_released_in_order_by_api_and_page(
-    app: App, caplog: pytest.LogCaptureFixture
+    app: App,
+    caplog: pytest.LogCaptureFixture,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="addon")
@@ -187,6 +195,33 @@ def test_held_by_the_app_then_released_in_order_by_api_and_page(
     assert [d["handler_state"] for d in app.deliveries()] == ["done"] * 3
     assert all(d["held_for"] is None for d in app.deliveries())
 
+    # the rest of the flow from the command line, in this process so its log is captured too
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("ADDON_KEY", ADDON_KEY)
+    listed = tmp_path / "people.csv"
+    listed.write_text(f"id,email,name\np-imported,{IMPORTED[0]},{IMPORTED[1]}\n")
+    assert main(["people", "import", str(listed)]) == 0
+    assert main(["people", "refresh", site]) == 0  # Jira's user search, paged
+    assert main(["people", "forget", "acc-shown"]) == 0
+    assert main(["people", "forget", "acc-hidden"]) == 0
+
+    async def bodies() -> list[bytes]:
+        store = await open_store(database_url)
+        try:
+            rows = await store.db.fetch_all("SELECT body FROM deliveries ORDER BY id")
+            return [bytes(row["body"]) for row in rows]
+        finally:
+            await store.db.disconnect()
+
+    left = httpx.get(f"{app.url}/inspector/api/accounts", auth=AUTH, timeout=10).json()
+    assert {a["account_id"] for a in left["accounts"]} & {"acc-shown", "acc-hidden"} == set()
+    stored = asyncio.run(bodies())
+    assert len(stored) == 3 and all(b'"acc-' in body for body in stored)
+    assert not any(name.encode() in body for body in stored for name in NAMES)
+    secrets = tuple(v.casefold() for v in (*EMAILS, *NAMES, *IMPORTED))
     for record in caplog.records:
         text = record.getMessage().casefold()
-        assert not any(email in text for email in EMAILS), text
+        assert not any(value in text for value in secrets), text
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("held until account acc-hidden" in line for line in logged)
+    assert any(line.startswith("people: 2 accounts of") for line in logged)  # the refresh

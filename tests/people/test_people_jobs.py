@@ -214,3 +214,24 @@ def test_a_refresh_pages_through_jira_s_user_search(sqlite_url: str) -> None:
         assert (await people.refresh(site)).removed == 1
 
     with_connect(sqlite_url, fake, scenario)
+
+
+def test_the_daily_refresh_job_brings_every_site_s_accounts_up_to_jira(sqlite_url: str) -> None:
+    fake = users()
+
+    async def scenario(store: Store, people: PeopleService, site: str) -> None:
+        jobs = {job.name: job for job in people.jobs()}
+        refresh = jobs["people-refresh"]
+        assert refresh.every == 86_400  # OAuth dynamic webhooks deliver no user events
+        await refresh.run()
+        assert len(await people.people.accounts(site)) == 3
+        fake.add("acc-new", "New Person", "new@example.com", visible=True)
+        del fake.users["acc-app"]
+        await people.upsert(Person("p-new", "NEW@example.com"))
+        await refresh.run()
+        ids = sorted(a.account_id for a in await people.people.accounts(site))
+        assert ids == ["acc-hidden", "acc-new", "acc-shown"]
+        [mapping] = [m for m in await people.people.mappings(site) if m.account_id == "acc-new"]
+        assert mapping.person_id == "p-new"
+
+    with_connect(sqlite_url, fake, scenario)

@@ -62,8 +62,13 @@ def client_for(fake: FakeJiraUsers) -> Callable[[str], Awaitable[JiraClientFacto
     return reach
 
 
-def issue_event(webhook_id: str, actor: str, *, assignee: str | None = None) -> NewDelivery:
-    fields: dict[str, Any] = {"assignee": {"accountId": assignee} if assignee else None}
+def issue_event(
+    webhook_id: str, actor: str, *, assignee: str | None = None, reporter: str | None = None
+) -> NewDelivery:
+    fields: dict[str, Any] = {
+        "assignee": {"accountId": assignee} if assignee else None,
+        "reporter": {"accountId": reporter} if reporter else None,
+    }
     body = {
         "webhookEvent": "jira:issue_updated",
         "user": {"accountId": actor, "displayName": "someone"},
@@ -240,6 +245,75 @@ def test_a_forge_atlassian_id_is_looked_up_first(database_url: str) -> None:
         assert [e.people.actor for e in seen] == [None]
 
     run(database_url, scenario)
+
+
+def test_issue_events_name_assignee_and_reporter_and_a_forge_actor_is_mapped_first(
+    database_url: str,
+) -> None:
+    async def scenario(
+        store: Store, people: PeopleService, worker: Worker, seen: list[Event]
+    ) -> None:
+        await people.lookup(SITE, "acc-hidden")
+        await people.map(SITE, "acc-hidden", "p-hidden")
+        hidden = Person("p-hidden", HIDDEN, "Hidden")
+        shown = Person("p-shown", "shown.person@example.com")
+        # a Forge atlassianId never seen before: looked up (its email is visible), mapped by it,
+        # and only then decided on: delivered with its person, not held
+        assert await people.people.account(SITE, "acc-shown") is None
+        forge = (await store.writer.record(forge_event("f1", "acc-shown"))).id
+        worker.wake()
+        await until(lambda: _states_are(store, {forge: HandlerState.DONE}))
+        [event] = seen
+        assert (event.people.actor, event.people.assignee, event.people.reporter) == (
+            shown, None, None
+        )  # fmt: skip
+
+        issue = (
+            await store.writer.record(
+                issue_event("i1", "acc-hidden", assignee="acc-shown", reporter="acc-hidden")
+            )
+        ).id
+        worker.wake()
+        await until(lambda: _states_are(store, {issue: HandlerState.DONE}))
+        event = seen[1]
+        assert (event.people.actor, event.people.assignee, event.people.reporter) == (
+            hidden, shown, hidden
+        )  # fmt: skip
+
+    run(database_url, scenario)
+
+
+def test_a_forge_user_event_names_only_an_account_id_so_the_account_is_looked_up(
+    database_url: str,
+) -> None:
+    fake = fake_users()
+    fake.add("acc-new", "New Person", "new.person@example.com")  # a human, email hidden
+
+    async def scenario(
+        store: Store, people: PeopleService, worker: Worker, seen: list[Event]
+    ) -> None:
+        created = NewDelivery(
+            received_at=time.time(),
+            origin_kind="connect",
+            origin="tenant-1",
+            status=DeliveryStatus.ACCEPTED,
+            event="avi:jira:created:user",
+            webhook_id="u-new",
+            body=json.dumps(
+                {"eventType": "avi:jira:created:user", "user": {"accountId": "acc-new"}}
+            ).encode(),
+        )
+        user = (await store.writer.record(created)).id
+        worker.wake()
+        await until(lambda: _states_are(store, {user: HandlerState.DONE}))
+        account = await people.people.account(SITE, "acc-new")
+        assert account is not None
+        assert (account.account_type.value, account.display_name) == ("atlassian", "New Person")
+        issue = (await store.writer.record(forge_event("f-new", "acc-new"))).id
+        worker.wake()
+        await until(lambda: _states_are(store, {issue: HandlerState.HELD}))  # a person, unmapped
+
+    run(database_url, scenario, fake=fake)
 
 
 async def _states_are(store: Store, wanted: dict[int, HandlerState]) -> bool:
