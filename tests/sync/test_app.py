@@ -197,3 +197,44 @@ def test_http_answers_202_when_jira_is_slow_and_the_attempt_goes_on(
         link = world.wait(lambda: (lk := world.link("E-1")) and lk.local_status and lk)
         assert link and link.issue_key == labelled(world, "E-1")[0]["key"]
         assert len(labelled(world, "E-1")) == 1
+
+
+def test_the_push_s_own_field_edits_are_not_reported_and_a_person_s_later_edit_is(
+    database_url: str,
+) -> None:
+    with running_world(database_url) as world:
+        answer = world.post_item("E-1", {"title": "First title"})
+        assert answer.status_code == 200, answer.text
+        [issue] = labelled(world, "E-1")
+        change = {"title": "Pushed title", "description": "Pushed text", "priority": "Urgent"}
+        answer = world.post_item("E-1", change)
+        assert answer.status_code == 200, answer.text
+        [ours] = [b for b in world.fake.webhooks if "changelog" in b]
+        assert {i["field"] for i in ours["changelog"]["items"]} == {
+            "summary",
+            "description",
+            "priority",
+        }
+        # Through the admin webhook first (where only the values pushed can tell; the same change
+        # through Connect after it is a duplicate): not reported.
+        world.via_source(ours)
+        world.wait(lambda: world.events("jira:issue_updated"))
+        world.via_connect(ours, identifier="echo-1")
+        world.fake.edit(world.site.cloud_id, issue["id"], account=HUMAN, summary="Pushed title 2")
+        world.via_connect(world.fake.webhooks[-1], identifier="human-1")
+        world.fake.edit(world.site.cloud_id, issue["id"], account=HUMAN, priority={"id": "5"})
+        world.via_source(world.fake.webhooks[-1])
+        world.wait(lambda: len(world.events("jira:issue_updated")) >= 4)
+        edits = world.wait(lambda: len(world.events("sync:issue_changed")) >= 2 and edits_of(world))
+        world.wait(lambda: len(world.events("sync:issue_changed")) > 2, timeout=2)
+        assert edits_of(world) == [
+            [("summary", "Pushed title 2")],
+            [("priority", "Lowest")],
+        ], edits
+
+
+def edits_of(world: World) -> list[list[tuple[str, str]]]:
+    return [
+        [(c["field"], c["after"]) for c in e.payload["changes"]]
+        for e in sorted(world.events("sync:issue_changed"), key=lambda e: e.delivery_id)
+    ]
