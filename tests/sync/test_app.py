@@ -238,3 +238,20 @@ def edits_of(world: World) -> list[list[tuple[str, str]]]:
         [(c["field"], c["after"]) for c in e.payload["changes"]]
         for e in sorted(world.events("sync:issue_changed"), key=lambda e: e.delivery_id)
     ]
+
+
+def test_the_inspector_shows_a_failed_change_with_its_last_error(database_url: str) -> None:
+    with running_world(database_url) as world:
+        world.site.priorities[:] = [
+            (pid, name) for pid, name in world.site.priorities if pid != "2"
+        ]
+        answer = world.post_item("F-1", {"title": "x", "priority": "High"})
+        assert answer.status_code == 422, answer.text
+        assert "does not have" in answer.json()["reason"]
+        [entry] = world.wait(lambda: _outbox(world))
+        assert entry.state is OutboxState.FAILED and entry.last_error
+        page = httpx.get(f"{world.app_url}/inspector/sync", auth=INSPECTOR, timeout=10)
+        assert page.status_code == 200
+        assert "chip-outbox-failed" in page.text
+        assert "which site" in page.text and "does not have" in page.text
+        assert labelled(world, "F-1") == []
