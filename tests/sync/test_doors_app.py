@@ -228,3 +228,19 @@ def test_a_forge_installation_that_never_said_its_site_url_is_reached_by_it(
         assert change.payload["site"] == world.site.url
         asked = [p for _, p in world.fake.requests if p.endswith("/serverInfo")]
         assert len(asked) == 1, asked
+
+
+@pytest.mark.parametrize("door", ["forge", "oauth"])
+def test_a_lost_create_answer_is_found_by_its_label_through_the_gateway(
+    database_url: str, door: str
+) -> None:
+    with door_world(database_url, **{door: True}) as world:
+        world.fake.fail_next("POST", "/issue$", "kill-after")
+        answer = world.post_item("L-1", {"title": "Answer lost"})
+        assert answer.status_code == 202, answer.text
+        assert len(labelled(world, "L-1")) == 1  # Jira made it; the door did not hear
+        link = world.wait(lambda: (lk := world.link("L-1")) and lk.issue_key and lk)
+        assert link and link.issue_key == labelled(world, "L-1")[0]["key"]
+        search = f"/ex/jira/{world.site.cloud_id}/rest/api/3/search/jql"
+        assert ("POST", search) in world.fake.requests  # the label, asked by JQL on this door
+        assert len(labelled(world, "L-1")) == 1
