@@ -14,6 +14,7 @@ from addon.sync import (
     OutboxState,
     UnmappedValue,
     parse_priorities,
+    parse_statuses,
     sync_label,
 )
 from tests.sync.support import Clock, Sync, adapter_for, running_jira, sync_parts
@@ -270,3 +271,18 @@ def test_a_workflow_longer_than_the_bound_is_refused_clearly(database_url: str) 
         assert adapter.name == "tickets"
 
     run(database_url, test, workflow=chain(MAX_TRANSITIONS + 3))
+
+
+def test_a_status_mapped_to_a_status_id_is_walked_to_that_very_status(database_url: str) -> None:
+    async def test(fake: FakeJiraWork, sync: Sync, clock: Clock, cloud_id: str) -> None:
+        statuses = parse_statuses("Open=new,Doing=indeterminate,Review=indeterminate/10002")
+        url = fake.sites[cloud_id].url
+        adapter = await sync.store.add_adapter(adapter_for(url, statuses=statuses), now=1.0)
+        link = await sync.pusher.push(adapter, "item-1", Change(title="x", status="Review"))
+        issue = fake.sites[cloud_id].issues[str(link.issue_id)]
+        assert issue["fields"]["status"]["id"] == "10002"  # not 10001, the category's first
+        assert link.local_status == "Review" and link.jira_status_id == "10002"
+        await sync.pusher.push(adapter, "item-1", Change(status="Doing"))
+        assert issue["fields"]["status"]["id"] == "10002"  # already In Progress: no transition
+
+    run(database_url, test)
