@@ -255,3 +255,19 @@ def test_the_inspector_shows_a_failed_change_with_its_last_error(database_url: s
         assert "chip-outbox-failed" in page.text
         assert "which site" in page.text and "does not have" in page.text
         assert labelled(world, "F-1") == []
+
+
+def test_sync_of_the_app_pushes_like_event_sync(database_url: str) -> None:
+    from addon import Sync, sync_of
+
+    with pytest.raises(RuntimeError, match="has not started"):
+        sync_of(object())
+    with running_world(database_url) as world:
+        assert isinstance(sync_of(world.app), Sync)
+        item = {"id": "S-1", "title": "From my own code", "status": "In Progress"}
+        world.via_source({"webhookEvent": "x:push", "push_item": item, "through": "sync_of"})
+        [pushed] = world.wait(lambda: list(world.pushed))
+        assert pushed.done and pushed.link.issue_key == labelled(world, "S-1")[0]["key"]
+        assert labelled(world, "S-1")[0]["fields"]["status"]["statusCategory"]["key"] == (
+            "indeterminate"
+        )
