@@ -16,7 +16,7 @@ from typing import Any
 from addon.sync._jira import ClientFactory, JiraCalls
 from addon.sync._maps import local_status_for
 from addon.sync._records import Adapter, Link
-from addon.sync._store import SyncStore
+from addon.sync._store import ECHO_SECONDS, SyncStore
 
 __all__ = [
     "ISSUE_CHANGED",
@@ -197,9 +197,41 @@ async def incoming_change(
         )
         if event is not None:
             events.append(event)
+    others = await _not_pushed(store, others, link, adapter, now=now)
     if others:
         events.append(IssueChanged(adapter.name, link.item_id, tuple(others)))
     return events
+
+
+def _same_text(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and " ".join(a.split()) == " ".join(b.split())
+
+
+async def _not_pushed(
+    store: SyncStore, changes: list[FieldChange], link: Link, adapter: Adapter, *, now: float
+) -> list[FieldChange]:
+    """The field edits that are not the sync's own: an edit whose new value is one the outbox is
+    pushing or pushed in the last ECHO_SECONDS for this item is its echo (on every door; on
+    the OAuth door the push acts as the connecting user, so the account cannot tell)."""
+    if not changes:
+        return changes
+    pushed = await store.pushed_recently(link.adapter, link.item_id, now=now, within=ECHO_SECONDS)
+    if not pushed:
+        return changes
+
+    def ours(change: FieldChange) -> bool:
+        for done in pushed:
+            if change.field == "summary" and _same_text(change.after, done.title):
+                return True
+            if change.field == "description" and _same_text(change.after, done.description):
+                return True
+            if change.field == "priority" and done.priority is not None:
+                name = adapter.priorities.get(done.priority)
+                if name is not None and (change.after or "").casefold() == name.casefold():
+                    return True
+        return False
+
+    return [change for change in changes if not ours(change)]
 
 
 def _changelog_items(changelog: Any) -> list[Mapping[str, Any]]:

@@ -98,4 +98,7 @@ class JiraCalls:
         try:
             return response.json()
         except ValueError:
-            raise JiraUnavailable(f"{method} {path}: Jira's answer is not JSON") from None
+            # A write Jira answered 2xx was made, whatever became of its answer: unclear.
+            raise JiraUnavailable(
+                f"{method} {path}: Jira's answer is not JSON", unclear=write
+            ) from None

@@ -145,6 +145,27 @@ class OutboxRows:
         )
         return _entry(row) if row is not None else None
 
+    async def pushed_recently(
+        self, adapter: str, item_id: str, *, now: float, within: float
+    ) -> list[Change]:
+        """The item's changes that are queued, running, or finished within `within` seconds:
+        what the sync is pushing or just pushed (a field edit with these values is its own echo;
+        a failed change may have edited fields before it failed, a walk through the workflow)."""
+        rows = await self._db.fetch_all(
+            "SELECT change FROM sync_outbox WHERE adapter = ? AND item_id = ?"
+            " AND (state IN (?, ?) OR (state IN (?, ?) AND updated_at >= ?)) ORDER BY id",
+            (
+                adapter,
+                item_id,
+                OutboxState.PENDING.value,
+                OutboxState.RUNNING.value,
+                OutboxState.DONE.value,
+                OutboxState.FAILED.value,
+                now - within,
+            ),
+        )
+        return [Change.from_dict(json.loads(row["change"])) for row in rows]
+
     async def entries(self, *, limit: int = 100) -> list[OutboxEntry]:
         rows = await self._db.fetch_all(
             f"SELECT {_OUTBOX} FROM sync_outbox ORDER BY id DESC LIMIT ?", (limit,)

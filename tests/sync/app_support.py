@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from addon import sync_of
 from addon.app import create_app
 from addon.handlers import Event, Handlers
 from addon.settings import Settings
@@ -56,6 +57,7 @@ class World:
     source_secret: str
     settings: Settings
     app_url: str = ""
+    app: Any = None
     seen: list[Event] = field(default_factory=list)
     pushed: list[Any] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -191,13 +193,15 @@ def running_world(database_url: str, *, language: str = "en") -> Iterator[World]
                 world.seen.append(event)
             payload = event.payload
             if isinstance(payload, dict) and "push_item" in payload:
-                assert event.sync is not None
+                sync = sync_of(world.app) if payload.get("through") == "sync_of" else event.sync
+                assert sync is not None
                 item = payload["push_item"]
-                pushed = await event.sync.push(ADAPTER, item.pop("id"), **item)
+                pushed = await sync.push(ADAPTER, item.pop("id"), **item)
                 with world.lock:
                     world.pushed.append(pushed)
 
         app = create_app(settings, handlers=handlers)
+        world.app = app
         with LoopbackServer(app, lifespan="on") as server:
             world.app_url = server.url
             yield world

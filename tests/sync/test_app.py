@@ -197,3 +197,77 @@ def test_http_answers_202_when_jira_is_slow_and_the_attempt_goes_on(
         link = world.wait(lambda: (lk := world.link("E-1")) and lk.local_status and lk)
         assert link and link.issue_key == labelled(world, "E-1")[0]["key"]
         assert len(labelled(world, "E-1")) == 1
+
+
+def test_the_push_s_own_field_edits_are_not_reported_and_a_person_s_later_edit_is(
+    database_url: str,
+) -> None:
+    with running_world(database_url) as world:
+        answer = world.post_item("E-1", {"title": "First title"})
+        assert answer.status_code == 200, answer.text
+        [issue] = labelled(world, "E-1")
+        change = {"title": "Pushed title", "description": "Pushed text", "priority": "Urgent"}
+        answer = world.post_item("E-1", change)
+        assert answer.status_code == 200, answer.text
+        [ours] = [b for b in world.fake.webhooks if "changelog" in b]
+        assert {i["field"] for i in ours["changelog"]["items"]} == {
+            "summary",
+            "description",
+            "priority",
+        }
+        # Through the admin webhook first (where only the values pushed can tell; the same change
+        # through Connect after it is a duplicate): not reported.
+        world.via_source(ours)
+        world.wait(lambda: world.events("jira:issue_updated"))
+        world.via_connect(ours, identifier="echo-1")
+        world.fake.edit(world.site.cloud_id, issue["id"], account=HUMAN, summary="Pushed title 2")
+        world.via_connect(world.fake.webhooks[-1], identifier="human-1")
+        world.fake.edit(world.site.cloud_id, issue["id"], account=HUMAN, priority={"id": "5"})
+        world.via_source(world.fake.webhooks[-1])
+        world.wait(lambda: len(world.events("jira:issue_updated")) >= 4)
+        edits = world.wait(lambda: len(world.events("sync:issue_changed")) >= 2 and edits_of(world))
+        world.wait(lambda: len(world.events("sync:issue_changed")) > 2, timeout=2)
+        assert edits_of(world) == [
+            [("summary", "Pushed title 2")],
+            [("priority", "Lowest")],
+        ], edits
+
+
+def edits_of(world: World) -> list[list[tuple[str, str]]]:
+    return [
+        [(c["field"], c["after"]) for c in e.payload["changes"]]
+        for e in sorted(world.events("sync:issue_changed"), key=lambda e: e.delivery_id)
+    ]
+
+
+def test_the_inspector_shows_a_failed_change_with_its_last_error(database_url: str) -> None:
+    with running_world(database_url) as world:
+        world.site.priorities[:] = [
+            (pid, name) for pid, name in world.site.priorities if pid != "2"
+        ]
+        answer = world.post_item("F-1", {"title": "x", "priority": "High"})
+        assert answer.status_code == 422, answer.text
+        assert "does not have" in answer.json()["reason"]
+        [entry] = world.wait(lambda: _outbox(world))
+        assert entry.state is OutboxState.FAILED and entry.last_error
+        page = httpx.get(f"{world.app_url}/inspector/sync", auth=INSPECTOR, timeout=10)
+        assert page.status_code == 200
+        assert "chip-outbox-failed" in page.text
+        assert "which site" in page.text and "does not have" in page.text
+        assert labelled(world, "F-1") == []
+
+
+def test_sync_of_the_app_pushes_like_event_sync(database_url: str) -> None:
+    from addon import Sync, sync_of
+
+    with pytest.raises(RuntimeError, match="has not started"):
+        sync_of(object())
+    with running_world(database_url) as world:
+        assert isinstance(sync_of(world.app), Sync)
+        item = {"id": "S-1", "title": "From my own code", "status": "In Progress"}
+        world.via_source({"webhookEvent": "x:push", "push_item": item, "through": "sync_of"})
+        [pushed] = world.wait(lambda: list(world.pushed))
+        assert pushed.done and pushed.link.issue_key == labelled(world, "S-1")[0]["key"]
+        assert labelled(world, "S-1")[0]["fields"]["status"]["statusCategory"]["key"] == (
+            "indeterminate"
+        )

@@ -95,7 +95,11 @@ def test_oauth_only_site_pushes_and_the_connecting_user_s_own_change_comes_back(
 ) -> None:
     with door_world(database_url, oauth=True) as world:
         issue = push_through_the_only_door(world, "O-1")
+        answer = world.post_item("O-1", {"description": "Pushed text", "priority": "Urgent"})
+        assert answer.status_code == 200, answer.text
         ours = [b for b in world.fake.webhooks if "changelog" in b]
+        pushed = {i["field"] for b in ours for i in b["changelog"]["items"]}
+        assert {"summary", "description", "priority"} <= pushed
         # On this door the sync acts as the person who connected the site.
         assert ours and {b["user"]["accountId"] for b in ours} == {CONNECTING_USER}
         for body in ours:
@@ -109,15 +113,19 @@ def test_oauth_only_site_pushes_and_the_connecting_user_s_own_change_comes_back(
         world.via_oauth(reopened, identifier="hook-1")  # Jira's retry
         world.fake.edit(world.site.cloud_id, issue["id"], account=CONNECTING_USER, summary="Mine")
         world.via_oauth(world.fake.webhooks[-1])
+        world.fake.edit(
+            world.site.cloud_id, issue["id"], account=CONNECTING_USER, priority={"id": "4"}
+        )
+        world.via_oauth(world.fake.webhooks[-1])
         [change] = settled(world, "sync:status_changed", 1)
         assert change.payload["previous"] == "In Progress" and change.payload["status"] == "Open"
         assert change.payload["changed_at"] == reopened["timestamp"]
+        # The push's own field edits (summary, description, priority), made as that person, are
+        # echoes by their values; that person's later edits are reported.
         edits = settled(world, "sync:issue_changed", 2)
-        # Known limit: the echo rule covers transitions; the push's own field edit, made as that
-        # person, comes back as an edit (its values are the ones pushed).
         assert [[(c["field"], c["after"]) for c in e.payload["changes"]] for e in edits] == [
-            [("summary", "Renamed by the push")],
             [("summary", "Mine")],
+            [("priority", "Low")],
         ]
 
         # A change Jira delivered no webhook for, found by the catch-up, reported once.
@@ -220,3 +228,19 @@ def test_a_forge_installation_that_never_said_its_site_url_is_reached_by_it(
         assert change.payload["site"] == world.site.url
         asked = [p for _, p in world.fake.requests if p.endswith("/serverInfo")]
         assert len(asked) == 1, asked
+
+
+@pytest.mark.parametrize("door", ["forge", "oauth"])
+def test_a_lost_create_answer_is_found_by_its_label_through_the_gateway(
+    database_url: str, door: str
+) -> None:
+    with door_world(database_url, **{door: True}) as world:
+        world.fake.fail_next("POST", "/issue$", "kill-after")
+        answer = world.post_item("L-1", {"title": "Answer lost"})
+        assert answer.status_code == 202, answer.text
+        assert len(labelled(world, "L-1")) == 1  # Jira made it; the door did not hear
+        link = world.wait(lambda: (lk := world.link("L-1")) and lk.issue_key and lk)
+        assert link and link.issue_key == labelled(world, "L-1")[0]["key"]
+        search = f"/ex/jira/{world.site.cloud_id}/rest/api/3/search/jql"
+        assert ("POST", search) in world.fake.requests  # the label, asked by JQL on this door
+        assert len(labelled(world, "L-1")) == 1

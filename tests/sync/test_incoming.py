@@ -240,3 +240,36 @@ def test_a_webhook_late_behind_the_catch_up_that_found_its_change_is_not_reporte
         assert isinstance(back, StatusChanged) and back.previous == "In Progress"
 
     run(database_url, test)
+
+
+def test_a_field_edit_to_a_value_being_pushed_or_just_pushed_is_an_echo(
+    database_url: str,
+) -> None:
+    async def test(s: Setup) -> None:
+        issue_id = str(s.link.issue_id)
+        change = Change(title="Queued title", description="Queued text", priority="Urgent")
+        await s.sync.store.enqueue("tickets", "item-1", change, now=s.clock.now())
+        # While the entry is pending, an edit to its values (the push's own) is not reported.
+        s.fake.edit(
+            s.cloud_id, issue_id, account=PERSON, summary="Queued title", priority={"id": "1"}
+        )
+        assert await s.deliver(s.fake.webhooks[-1]) == []
+        s.fake.edit(s.cloud_id, issue_id, account=PERSON, summary="Another", priority={"id": "1"})
+        (event,) = await s.deliver(s.fake.webhooks[-1])
+        assert isinstance(event, IssueChanged)
+        assert [(c.field, c.after) for c in event.changes] == [("summary", "Another")]
+
+        entry = await s.sync.runner.run_once()
+        assert entry is not None and entry.state.value == "done"
+        pushed = s.fake.webhooks[-1]
+        assert {i["field"] for i in pushed["changelog"]["items"]} >= {"summary", "description"}
+        assert await s.deliver(pushed) == []  # done within two minutes: ours
+
+        s.clock.advance(ECHO_SECONDS + 1)
+        s.fake.edit(s.cloud_id, issue_id, account=PERSON, summary="Another")
+        s.fake.edit(s.cloud_id, issue_id, account=PERSON, summary="Queued title")
+        (event,) = await s.deliver(s.fake.webhooks[-1])  # later than that: a person's
+        assert isinstance(event, IssueChanged)
+        assert [(c.field, c.after) for c in event.changes] == [("summary", "Queued title")]
+
+    run(database_url, test)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from email.utils import formatdate
 
+import httpx
 import pytest
 
+from addon.simulator import FakeJiraWork
 from addon.sync import JiraCalls, JiraRefused, JiraUnavailable, adf, retry_after
 from tests.sync.support import Clock, client_factory, running_jira
 
@@ -85,3 +88,27 @@ def test_429_and_5xx_are_retried_and_a_failed_write_is_unclear() -> None:
             ("5", "Lowest"),
         )
     ]
+
+
+def test_a_write_answered_2xx_with_a_broken_body_is_unclear() -> None:
+    """In-process (no socket to break), the cut answer arrives as a 201 with half a body: Jira
+    made the issue, so the create must be searched for, never simply repeated."""
+    fake = FakeJiraWork()
+    site = fake.add_site("acme")
+
+    async def go(method: str, path: str) -> None:
+        fake.fail_next(method, path, "kill-after")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=fake.app),
+            base_url=f"http://gateway.test/ex/jira/{site.cloud_id}",
+        ) as client:
+            await JiraCalls(client, now=time.time).call(
+                method, f"/rest/api/3{path}", json={"fields": {"summary": "x"}}
+            )
+
+    with pytest.raises(JiraUnavailable) as write:
+        asyncio.run(go("POST", "/issue"))
+    assert write.value.unclear and "not JSON" in str(write.value)
+    with pytest.raises(JiraUnavailable) as read:
+        asyncio.run(go("GET", "/priority"))
+    assert not read.value.unclear

@@ -6,7 +6,17 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from addon.simulator import FakeJiraWork
-from addon.sync import Change, JiraRefused, OutboxState, UnmappedValue, parse_priorities, sync_label
+from addon.simulator._jira_site import Workflow
+from addon.sync import (
+    MAX_TRANSITIONS,
+    Change,
+    JiraRefused,
+    OutboxState,
+    UnmappedValue,
+    parse_priorities,
+    parse_statuses,
+    sync_label,
+)
 from tests.sync.support import Clock, Sync, adapter_for, running_jira, sync_parts
 
 Test = Callable[[FakeJiraWork, Sync, Clock, str], Awaitable[None]]
@@ -213,5 +223,66 @@ def test_an_unmapped_status_is_refused_before_jira_is_called(database_url: str) 
         else:
             raise AssertionError("an unmapped status was pushed")
         assert fake.requests == []
+
+    run(database_url, test)
+
+
+def chain(steps: int) -> Workflow:
+    """To Do, then `steps - 1` statuses In Progress one after the other, then Done, with a
+    Reopen from anywhere (a cycle the walk must not take)."""
+    middle = [(str(20000 + n), f"Stage {n}", "indeterminate") for n in range(1, steps)]
+    statuses = [("10000", "To Do", "new"), *middle, ("10003", "Done", "done")]
+    ids = [sid for sid, _, _ in statuses]
+    moves = [(str(100 + n), f"Step {n}", ids[n], ids[n + 1]) for n in range(len(ids) - 1)]
+    return Workflow(
+        statuses=tuple(statuses),
+        initial="10000",
+        transitions=(*moves, ("41", "Reopen", None, "10000")),
+    )
+
+
+def transitions_posted(fake: FakeJiraWork) -> int:
+    return sum(1 for m, p in fake.requests if m == "POST" and p.endswith("/transitions"))
+
+
+def test_a_workflow_of_several_steps_is_walked_up_to_the_bound(database_url: str) -> None:
+    async def test(fake: FakeJiraWork, sync: Sync, clock: Clock, cloud_id: str) -> None:
+        adapter = await sync.store.add_adapter(adapter_for(fake.sites[cloud_id].url), now=1.0)
+        link = await sync.pusher.push(adapter, "item-1", Change(title="x", status="Closed"))
+        issue = fake.sites[cloud_id].issues[str(link.issue_id)]
+        assert issue["fields"]["status"]["id"] == "10003"
+        assert transitions_posted(fake) == MAX_TRANSITIONS
+
+    run(database_url, test, workflow=chain(MAX_TRANSITIONS))
+
+
+def test_a_workflow_longer_than_the_bound_is_refused_clearly(database_url: str) -> None:
+    async def test(fake: FakeJiraWork, sync: Sync, clock: Clock, cloud_id: str) -> None:
+        adapter = await sync.store.add_adapter(adapter_for(fake.sites[cloud_id].url), now=1.0)
+        await sync.store.enqueue("tickets", "item-1", Change(title="x", status="Closed"), now=1.0)
+        entry = await sync.runner.run_once()
+        assert entry is not None and entry.state is OutboxState.FAILED
+        assert entry.last_error is not None
+        assert f"within {MAX_TRANSITIONS} transitions" in entry.last_error
+        assert "DEV-1" in entry.last_error
+        assert transitions_posted(fake) == MAX_TRANSITIONS
+        [issue] = fake.sites[cloud_id].issues.values()
+        assert issue["fields"]["status"]["statusCategory"]["key"] == "indeterminate"
+        assert adapter.name == "tickets"
+
+    run(database_url, test, workflow=chain(MAX_TRANSITIONS + 3))
+
+
+def test_a_status_mapped_to_a_status_id_is_walked_to_that_very_status(database_url: str) -> None:
+    async def test(fake: FakeJiraWork, sync: Sync, clock: Clock, cloud_id: str) -> None:
+        statuses = parse_statuses("Open=new,Doing=indeterminate,Review=indeterminate/10002")
+        url = fake.sites[cloud_id].url
+        adapter = await sync.store.add_adapter(adapter_for(url, statuses=statuses), now=1.0)
+        link = await sync.pusher.push(adapter, "item-1", Change(title="x", status="Review"))
+        issue = fake.sites[cloud_id].issues[str(link.issue_id)]
+        assert issue["fields"]["status"]["id"] == "10002"  # not 10001, the category's first
+        assert link.local_status == "Review" and link.jira_status_id == "10002"
+        await sync.pusher.push(adapter, "item-1", Change(status="Doing"))
+        assert issue["fields"]["status"]["id"] == "10002"  # already In Progress: no transition
 
     run(database_url, test)

@@ -180,3 +180,34 @@ def test_prune_forgets_old_records_only(database_url: str) -> None:
         assert not await sync.take_echo(site, "1", "a", "b", now=2.0)
 
     run(database_url, test)
+
+
+def test_what_was_pushed_recently_is_known_for_two_minutes(database_url: str) -> None:
+    async def test(sync: SyncStore) -> None:
+        await sync.add_adapter(ADAPTER, now=1.0)
+        await sync.enqueue("tickets", "a", Change(title="one"), now=1.0)
+        await sync.enqueue("tickets", "a", Change(title="two"), now=1.0)
+        await sync.enqueue("tickets", "b", Change(title="other item"), now=1.0)
+
+        def titles(changes: list[Change]) -> list[str | None]:
+            return [c.title for c in changes]
+
+        assert titles(await sync.pushed_recently("tickets", "a", now=2.0, within=120)) == [
+            "one",
+            "two",
+        ]  # queued
+        one = await sync.claim("i", now=2.0, lease=30.0)
+        assert one is not None and await sync.finish(one, "i", OutboxState.DONE, now=10.0)
+        two = await sync.claim("i", now=11.0, lease=30.0)
+        assert two is not None and two.change.title == "two"
+        assert titles(await sync.pushed_recently("tickets", "a", now=12.0, within=120)) == [
+            "one",
+            "two",
+        ]  # done, running
+        assert await sync.finish(two, "i", OutboxState.FAILED, now=20.0, error="walk")
+        assert titles(await sync.pushed_recently("tickets", "a", now=131.0, within=120)) == [
+            "two"
+        ]  # a failed change may have edited fields first
+        assert await sync.pushed_recently("tickets", "a", now=141.0, within=120) == []
+
+    run(database_url, test)
