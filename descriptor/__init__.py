@@ -16,18 +16,10 @@ from descriptor._catalogue import (
 )
 from descriptor._check import CheckResult, check_descriptor
 from descriptor._errors import DescriptorError
-from descriptor._forge import (
-    EVENT_DOORS,
-    FORGE_ROUTES,
-    FORGE_RUNTIME,
-    FORGE_SCOPES,
-    INSTALLATION_ARI_PREFIX,
-    REMOTE_KEY,
-    ManifestError,
-    forge_app_id,
-    forge_installation_id,
-    forge_manifest,
-)
+from descriptor._forge import EVENT_DOORS, FORGE_RUNTIME, ManifestError, forge_manifest
+from descriptor._forge_connect import FORGE_SCOPES
+from descriptor._forge_ids import INSTALLATION_ARI_PREFIX, forge_app_id, forge_installation_id
+from descriptor._forge_remote import FORGE_ROUTES, REMOTE_KEY
 from descriptor._keys import main_keys
 from descriptor._names import NAMING_RULE, name_problem
 from descriptor._people import EventPeople, people_of

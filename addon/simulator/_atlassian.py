@@ -2,10 +2,8 @@
 Jira sites behind it, as one ASGI app (`addon simulate atlassian` serves it on 127.0.0.1:8767).
 
 What it copies from Atlassian, with the sources (tokens: see `_atlassian_auth`):
-- Dynamic webhooks (Jira REST API v3 "Webhooks"; ../notes B6): register with per-entry errors,
-  list (`expirationDate` in epoch ms), `PUT /webhook/refresh` (30 more days, unknown ids ignored,
-  `{"expirationDate": ISO}`), `DELETE /webhook` with the ids in the body. An expired webhook is
-  forgotten.
+- Dynamic webhooks (see `_atlassian_webhooks`): `GET`/`POST`/`DELETE /webhook` (the ids in the
+  body), `PUT /webhook/refresh` answering `{"expirationDate": ISO}`.
 - Issue search `/rest/api/3/search/jql` with `fields` and `nextPageToken` paging.
 - Each site's users (`FakeSite.users`, see `_jira_users`): the user search, one user, the email API.
 - The personal data reporting API, `POST /app/report-accounts/`, for any valid access token (an
@@ -21,7 +19,7 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,41 +32,26 @@ from starlette.routing import Route
 
 from addon.simulator._atlassian_auth import LEEWAY_SECONDS, FakeAuthorization
 from addon.simulator._atlassian_auth import error as _error
+from addon.simulator._atlassian_webhooks import (
+    FakeWebhook,
+    delete_webhooks,
+    expire_webhooks,
+    refresh_webhooks,
+    register_webhooks,
+    webhook_values,
+)
 from addon.simulator._jira_users import FakeJiraUsers
-from addon.simulator._jql import matches_search, webhook_filter_errors
+from addon.simulator._jql import matches_search
 
 __all__ = ["DEFAULT_ATLASSIAN_ADDRESS", "FakeAtlassian", "FakeSite"]
 
 DEFAULT_ATLASSIAN_ADDRESS = "127.0.0.1:8767"
-DAY = 24 * 3600.0
-WEBHOOK_SECONDS = 30 * DAY
-WEBHOOK_EVENTS = frozenset(
-    {
-        "jira:issue_created",
-        "jira:issue_updated",
-        "jira:issue_deleted",
-        "comment_created",
-        "comment_updated",
-        "comment_deleted",
-        "issue_property_set",
-        "issue_property_deleted",
-    }
-)
 
 
 def jira_time(when: float) -> str:
     """Jira's timestamp format: `2026-12-04T17:50:12.345+0000`."""
     moment = datetime.fromtimestamp(when, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
-
-
-@dataclass(slots=True)
-class FakeWebhook:
-    id: int
-    url: str
-    events: tuple[str, ...]
-    jql: str
-    expires_at: float
 
 
 @dataclass(slots=True)
@@ -230,9 +213,7 @@ class FakeAtlassian:
         return site
 
     def _expire(self, site: FakeSite) -> None:
-        now = self.now()
-        for hook in [h for h in site.webhooks.values() if h.expires_at < now]:
-            del site.webhooks[hook.id]
+        expire_webhooks(site.webhooks, now=self.now())
 
     async def _myself(self, request: Request) -> Response:
         with self._lock:
@@ -258,43 +239,12 @@ class FakeAtlassian:
             if isinstance(site, Response):
                 return site
             if request.method == "GET":
-                values = [
-                    {
-                        "id": h.id,
-                        "events": list(h.events),
-                        "jqlFilter": h.jql,
-                        "expirationDate": int(h.expires_at * 1000),
-                    }
-                    for h in site.webhooks.values()
-                ]
-                return _page(values, request)
+                return _page(webhook_values(site.webhooks), request)
             if request.method == "DELETE":
-                for webhook_id in body.get("webhookIds") or ():
-                    site.webhooks.pop(int(webhook_id), None)
+                delete_webhooks(site.webhooks, body.get("webhookIds") or ())
                 return Response(status_code=202)
-            return JSONResponse({"webhookRegistrationResult": self._register(site, body)})
-
-    def _register(self, site: FakeSite, body: Mapping[str, Any]) -> list[dict[str, Any]]:
-        results: list[dict[str, Any]] = []
-        for entry in body.get("webhooks") or ():
-            events = tuple(entry.get("events") or ())
-            errors = webhook_filter_errors(str(entry.get("jqlFilter") or ""))
-            errors += [f"The event {e} is not supported" for e in events if e not in WEBHOOK_EVENTS]
-            if not events:
-                errors.append("At least one event is required")
-            if errors:
-                results.append({"errors": errors})
-                continue
-            hook = FakeWebhook(
-                next(self._ids),
-                str(body.get("url")),
-                events,
-                str(entry["jqlFilter"]),
-                self.now() + WEBHOOK_SECONDS,
-            )
-            site.webhooks[hook.id] = hook
-            results.append({"createdWebhookId": hook.id})
-        return results
+            results = register_webhooks(site.webhooks, body, self._ids, now=self.now())
+            return JSONResponse({"webhookRegistrationResult": results})
 
     async def _webhook_refresh(self, request: Request) -> Response:
         body = await request.json()
@@ -302,11 +252,8 @@ class FakeAtlassian:
             site = self._site(request)
             if isinstance(site, Response):
                 return site
-            expires = self.now() + WEBHOOK_SECONDS
-            for webhook_id in body.get("webhookIds") or ():
-                hook = site.webhooks.get(int(webhook_id))
-                if hook is not None:
-                    hook.expires_at = expires
+            ids = body.get("webhookIds") or ()
+            expires = refresh_webhooks(site.webhooks, ids, now=self.now())
         return JSONResponse({"expirationDate": jira_time(expires)})
 
     async def _search(self, request: Request) -> Response:

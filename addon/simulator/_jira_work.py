@@ -13,48 +13,40 @@ What it copies from Jira Cloud (REST API v3; notes B5):
   `statusCategory`) and `changelog {id, items[{field, fieldtype, fieldId, from, fromString, to,
   toString}]}` (ids in from/to, names in the strings), as in the real bodies in tests/data/jira.
 - JQL search by `labels = X`, or the catch-up's `project IN (...) AND updated >= ...`, sees a new issue only after the index lag (`search_lag`).
+
+Its parts: the sites' model in `_jira_site`, the fields in `_jira_fields`, the search in
+`_jira_search`, the failures a test asks for in `_jira_faults`.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from addon.simulator._atlassian import jira_time
+from addon.simulator._jira_faults import Faults
+from addon.simulator._jira_fields import apply_edit, create_errors, field_errors, new_issue
+from addon.simulator._jira_search import search_issues
 from addon.simulator._jira_site import (
     APP_ACCOUNT,
     DEFAULT_PRIORITIES,
     Workflow,
     WorkSite,
-    as_text,
     changelog_item,
-    plain_text,
     webhook_body,
 )
-from addon.simulator._jql import matches_search, project_keys_of
 
 __all__ = ["FakeJiraWork"]
-
-
-@dataclass(slots=True)
-class _Fault:
-    method: str
-    path: re.Pattern[str]
-    kind: str
-    retry_after: str | None
 
 
 class FakeJiraWork:
@@ -70,15 +62,10 @@ class FakeJiraWork:
         self.on_webhook: Callable[[str, dict[str, Any]], None] | None = None
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.RLock()
-        self._faults: list[_Fault] = []
+        self._faults = Faults(self._lock)
         self._issue_ids = itertools.count(20001)
         self._changelog_ids = itertools.count(30001)
-        self._routes = Starlette(routes=self._route_table())
-
-        async def app(scope: Scope, receive: Receive, send: Send) -> None:
-            await self._serve(scope, receive, send)
-
-        self.app = app
+        self.app = self._faults.wrap(Starlette(routes=self._route_table()))
         """The ASGI app: the sites, with the failures `fail_next` asked for."""
 
     def add_site(
@@ -110,8 +97,7 @@ class FakeJiraWork:
     ) -> None:
         """The next `method` request whose path (after the site's REST root) matches the regex
         `path` fails: `kill-after` does the work then breaks the answer off; `429`/`503` refuse."""
-        with self._lock:
-            self._faults.append(_Fault(method, re.compile(path), kind, retry_after))
+        self._faults.add(method, path, kind, retry_after)
 
     def issues_labelled(self, cloud_id: str, label: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -134,45 +120,6 @@ class FakeJiraWork:
             self._edit(site, site.issues[issue_id], fields, account)
 
     # The HTTP side
-
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        fault = self._fault_for(scope) if scope["type"] == "http" else None
-        if fault is None:
-            await self._routes(scope, receive, send)
-            return
-        if fault.kind != "kill-after":
-            headers = [(b"content-type", b"application/json")]
-            if fault.retry_after is not None:
-                headers.append((b"retry-after", fault.retry_after.encode()))
-            await send(
-                {"type": "http.response.start", "status": int(fault.kind), "headers": headers}
-            )
-            await send({"type": "http.response.body", "body": b'{"errorMessages":["busy"]}'})
-            return
-
-        async def swallow(message: Message) -> None:
-            return None
-
-        await self._routes(scope, receive, swallow)
-        # The work is done; the answer is broken off after its first bytes.
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 201,
-                "headers": [(b"content-length", b"1000")],
-            }
-        )
-        await send({"type": "http.response.body", "body": b'{"id"', "more_body": False})
-
-    def _fault_for(self, scope: Scope) -> _Fault | None:
-        path = str(scope["path"])
-        rest = path.split("/rest/api/3", 1)[-1]
-        with self._lock:
-            for fault in self._faults:
-                if fault.method == scope["method"] and fault.path.fullmatch(rest):
-                    self._faults.remove(fault)
-                    return fault
-        return None
 
     def _route_table(self) -> list[Route]:
         api = "/ex/jira/{cloud_id}/rest/api/3"
@@ -242,57 +189,16 @@ class FakeJiraWork:
             fields = body.get("fields") if isinstance(body, dict) else None
             if not isinstance(fields, dict):
                 return _error(400, "fields are required")
-            errors: dict[str, str] = {}
-            project = site.projects.get(str((fields.get("project") or {}).get("key")))
-            if project is None:
-                errors["project"] = "valid project is required"
-            elif (fields.get("issuetype") or {}).get("name") not in project["types"]:
-                errors["issuetype"] = "valid issue type is required"
-            if not isinstance(fields.get("summary"), str) or not fields["summary"].strip():
-                errors["summary"] = "You must specify a summary of the issue."
-            errors.update(self._field_errors(site, fields))
-            if errors or project is None:
+            errors = create_errors(site, fields)
+            if errors:
                 return JSONResponse({"errorMessages": [], "errors": errors}, status_code=400)
-            issue_id = str(next(self._issue_ids))
-            key = f"{fields['project']['key']}-{project['next']}"
-            project["next"] += 1
             now = self.now()
-            issue = {
-                "id": issue_id,
-                "key": key,
-                "self": f"{site.url}/rest/api/3/issue/{issue_id}",
-                "fields": {
-                    "summary": fields["summary"],
-                    "description": fields.get("description"),
-                    "labels": list(fields.get("labels") or ()),
-                    "priority": site.priority(str((fields.get("priority") or {}).get("id")))
-                    or site.priority(site.priorities[len(site.priorities) // 2][0]),
-                    "status": site.status(site.workflow.initial),
-                    "issuetype": {"name": fields["issuetype"]["name"]},
-                    "project": {"id": project["id"], "key": fields["project"]["key"]},
-                    "created": jira_time(now),
-                    "updated": jira_time(now),
-                },
-            }
-            site.issues[issue_id] = issue
-            site.visible_at[issue_id] = now + site.search_lag
+            issue = new_issue(site, fields, str(next(self._issue_ids)), now=now)
+            site.issues[issue["id"]] = issue
+            site.visible_at[issue["id"]] = now + site.search_lag
             self._emit(site, "jira:issue_created", issue, self._account(request), None)
-        return JSONResponse({"id": issue_id, "key": key, "self": issue["self"]}, status_code=201)
-
-    def _field_errors(self, site: WorkSite, fields: Mapping[str, Any]) -> dict[str, str]:
-        errors: dict[str, str] = {}
-        priority = fields.get("priority")
-        if "priority" in fields and site.priority(str((priority or {}).get("id"))) is None:
-            errors["priority"] = "Specify a valid 'id' or 'name' for Priority"
-        description = fields.get("description")
-        if description is not None and not (
-            isinstance(description, dict) and description.get("type") == "doc"
-        ):
-            errors["description"] = "Operation value must be an Atlassian Document."
-        labels = fields.get("labels")
-        if labels is not None and any(" " in str(label) for label in labels):
-            errors["labels"] = "The label cannot contain spaces."
-        return errors
+        answer = {"id": issue["id"], "key": issue["key"], "self": issue["self"]}
+        return JSONResponse(answer, status_code=201)
 
     async def _issue(self, request: Request) -> Response:
         body = await _json(request) if request.method == "PUT" else {}
@@ -312,7 +218,7 @@ class FakeJiraWork:
             fields = body.get("fields") if isinstance(body, dict) else None
             if not isinstance(fields, dict):
                 return _error(400, "fields are required")
-            errors = self._field_errors(site, fields)
+            errors = field_errors(site, fields)
             if errors:
                 return JSONResponse({"errorMessages": [], "errors": errors}, status_code=400)
             self._edit(site, issue, fields, self._account(request))
@@ -321,23 +227,7 @@ class FakeJiraWork:
     def _edit(
         self, site: WorkSite, issue: dict[str, Any], fields: Mapping[str, Any], account: str
     ) -> None:
-        items = []
-        for name, value in fields.items():
-            before = issue["fields"].get(name)
-            if name == "priority":
-                value = site.priority(str(value["id"]))
-                old, new = before or {}, value or {}
-                items.append(
-                    changelog_item(name, old.get("id"), old.get("name"), new["id"], new["name"])
-                )
-            elif name == "description":
-                items.append(
-                    changelog_item(name, None, plain_text(before), None, plain_text(value))
-                )
-            else:
-                items.append(changelog_item(name, None, as_text(before), None, as_text(value)))
-            issue["fields"][name] = value
-        issue["fields"]["updated"] = jira_time(self.now())
+        items = apply_edit(site, issue, fields, now=self.now())
         self._emit(site, "jira:issue_updated", issue, account, items)
 
     async def _transitions(self, request: Request) -> Response:
@@ -417,8 +307,6 @@ class FakeJiraWork:
         params: dict[str, Any] = (
             await _json(request) if request.method == "POST" else dict(request.query_params)
         )
-        jql = str(params.get("jql") or "")
-        label = re.search(r'labels\s*=\s*"?([\w.-]+)"?', jql)
         fields = params.get("fields") or []
         if isinstance(fields, str):
             fields = fields.split(",")
@@ -426,26 +314,9 @@ class FakeJiraWork:
             site = self._site(request)
             if isinstance(site, Response):
                 return site
-            if label is None and not project_keys_of(jql):
-                return _error(400, "This fake searches only by labels = X or project IN (...)")
-            now = self.now()
-            found = [
-                {
-                    "id": issue["id"],
-                    "key": issue["key"],
-                    "self": issue["self"],
-                    "fields": {k: v for k, v in issue["fields"].items() if k in fields},
-                }
-                for issue_id, issue in sorted(
-                    site.issues.items(), key=None if label else _by_updated
-                )
-                if site.visible_at[issue_id] <= now
-                and (
-                    label.group(1) in issue["fields"]["labels"]
-                    if label is not None
-                    else matches_search(jql, issue, updated_at=_updated_at(issue))
-                )
-            ]
+            found = search_issues(site, str(params.get("jql") or ""), fields, now=self.now())
+        if found is None:
+            return _error(400, "This fake searches only by labels = X or project IN (...)")
         return JSONResponse({"issues": found, "isLast": True})
 
     def _emit(
@@ -463,16 +334,6 @@ class FakeJiraWork:
         self.webhooks.append(body)
         if self.on_webhook is not None:
             self.on_webhook(site.cloud_id, body)
-
-
-def _updated_at(issue: Mapping[str, Any]) -> float:
-    stamp = str(issue["fields"]["updated"]).replace("+0000", "+00:00")
-    return datetime.fromisoformat(stamp).timestamp()
-
-
-def _by_updated(entry: tuple[str, dict[str, Any]]) -> tuple[float, str]:
-    """The order of the catch-up's `ORDER BY updated ASC`."""
-    return _updated_at(entry[1]), entry[0]
 
 
 async def _json(request: Request) -> Any:
