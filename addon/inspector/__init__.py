@@ -6,13 +6,19 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
 from addon.inspector import _people, _routes
-from addon.inspector._access import InspectorAccess
+from addon.inspector._access import InspectorAccess, bearer_token, is_api_token
 from addon.inspector._json import delivery_detail_json, delivery_json
 from addon.inspector._throttle import LoginThrottle
 from addon.settings import Settings
 from addon.web._clients import TrustedProxies
 
-__all__ = ["delivery_detail_json", "delivery_json", "routes"]
+__all__ = [
+    "bearer_token",
+    "delivery_detail_json",
+    "delivery_json",
+    "is_api_token",
+    "routes",
+]
 
 
 def routes(settings: Settings) -> list[BaseRoute]:

@@ -24,6 +24,7 @@ __all__ = [
     "Access",
     "InspectorAccess",
     "bearer_token",
+    "is_api_token",
     "judge",
     "parse_basic",
 ]
@@ -66,6 +67,11 @@ def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer ...` header, or None if it is not one."""
     scheme, _, token = (authorization or "").strip().partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def is_api_token(token: str, api_token: str) -> bool:
+    """Whether a bearer `token` is the configured `INSPECTOR_API_TOKEN`, in constant time."""
+    return hmac.compare_digest(_digest(token), _digest(api_token))
 
 
 def judge(authorization: str | None, username: str | None, password: str | None) -> Access:
@@ -125,7 +131,7 @@ class InspectorAccess:
             return
         bearer = bearer_token(authorization)
         if bearer is not None and self.api_token:
-            if hmac.compare_digest(_digest(bearer), _digest(self.api_token)):
+            if is_api_token(bearer, self.api_token):
                 self.throttle.succeeded(client)
                 scope.setdefault("state", {})[BEARER] = True
                 await self.app(scope, receive, send)

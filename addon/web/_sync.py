@@ -6,7 +6,6 @@ change, 202 when it is durably queued (the outbox retries it), a 4xx with the re
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any
 
@@ -15,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from addon.errors import BadRequest, NotFound, PayloadTooLarge, Refusal, Unauthorized
+from addon.inspector import bearer_token, is_api_token
 from addon.services import Services
 from addon.sync import (
     Change,
@@ -52,10 +52,10 @@ class JiraFailed(Refusal):
 def _check_token(request: Request, expected: str | None) -> None:
     if expected is None:
         raise ApiClosed("the sync API is closed: set INSPECTOR_API_TOKEN to open it")
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
+    given = bearer_token(request.headers.get("authorization"))
+    if given is None:
         raise Unauthorized("send the API token as 'Authorization: Bearer <INSPECTOR_API_TOKEN>'")
-    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
+    if not is_api_token(given, expected):
         raise Unauthorized("the bearer token is not this server's INSPECTOR_API_TOKEN")
 
 
